@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# Shared helpers for the check scripts: install what a check needs, once, and reuse it.
+# Everything installed by the project lives under .tools/ (git-ignored) or comes from apt.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS/bin"
+export PATH="$TOOLS/bin:$PATH"
+
+log() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
+
+# ensure_venv NAME: a virtualenv at .tools/venvs/NAME with requirements/NAME.txt installed.
+# Re-installs only when the requirements file changes. Prints the venv's bin dir.
+ensure_venv() {
+  local name="$1" req="$ROOT/requirements/$1.txt" venv="$TOOLS/venvs/$1"
+  [ -f "$req" ] || die "missing $req"
+  local stamp="$venv/.req.sha256" want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing python tools for $name"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+    echo "$want" > "$stamp"
+  fi
+  echo "$venv/bin"
+}
+
+_apt_updated=""
+# ensure_apt CMD PKG: install Debian package PKG unless command CMD already exists.
+ensure_apt() {
+  local cmd="$1" pkg="$2"
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is unavailable: install $pkg"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -z "$_apt_updated" ]; then
+    log "apt-get update"; $sudo apt-get update -qq >&2; _apt_updated=1
+  fi
+  log "apt-get install $pkg"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$pkg" >&2
+}
+
+# free_port: an unused TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_moto PORT LOGFILE: moto's AWS emulator on 127.0.0.1:PORT in the background; waits until it answers.
+# Sets MOTO_PID. The caller stops it (kill "$MOTO_PID") in its EXIT trap.
+start_moto() {
+  local port="$1" logfile="$2" bin
+  bin="$(ensure_venv moto)"
+  "$bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$logfile" >&2; die "moto exited"; }
+    sleep 0.2
+  done
+  die "moto did not answer on 127.0.0.1:$port"
+}

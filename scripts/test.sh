@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: every check under scripts/check/, in order.
+#   scripts/test.sh                 run everything (what CI runs)
+#   scripts/test.sh rust terraform  run only the checks whose names contain these words
+# Each check installs what it needs on first use and reuses it afterwards.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+checks=()
+for script in scripts/check/[0-9][0-9]-*.sh; do
+  name="$(basename "$script" .sh)"; name="${name#[0-9][0-9]-}"
+  if [ "$#" -eq 0 ]; then checks+=("$script"); continue; fi
+  for want in "$@"; do [[ "$name" == *"$want"* ]] && checks+=("$script") && break; done
+done
+[ "${#checks[@]}" -gt 0 ] || { echo "no check matches: $*" >&2; exit 2; }
+
+passed=0 failed=0 failures=()
+for script in "${checks[@]}"; do
+  name="$(basename "$script" .sh)"
+  printf '\n\033[1m######## %s\033[0m\n' "$name"
+  start=$SECONDS
+  if bash "$script"; then
+    passed=$((passed + 1)); printf '\033[32m######## %s passed in %ss\033[0m\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf '\033[31m######## %s FAILED after %ss\033[0m\n' "$name" $((SECONDS - start))
+  fi
+done
+
+echo
+[ "$failed" -eq 0 ] || echo "failed checks: ${failures[*]}"
+echo "checks: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
