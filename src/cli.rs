@@ -1,0 +1,83 @@
+//! The process entry point: parse the command line, run the subcommand, turn failures
+//! into one clear line on stderr and a non-zero exit code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::clock::SystemClock;
+use crate::config::{Cli, Command, ServeArgs};
+use crate::lifecycle::shutdown_signal;
+use crate::server::Server;
+use crate::{healthcheck, telemetry};
+
+/// Exit code for a command line that cannot be understood, as clap and BSD `sysexits` use.
+const USAGE_ERROR: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(&anyhow::Error::new(error).context("cannot start the async runtime"));
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Healthcheck(args) => healthcheck::check(&args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let _flush_logs_on_exit = telemetry::init_logging(&args.telemetry)?;
+    let server = Server::build(&args, Arc::new(SystemClock)).await?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        address = %server.local_addr()?,
+        database = %args.database.database_url,
+        "ready to serve"
+    );
+    server.run(shutdown_signal()).await
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    // `{:#}` prints the whole cause chain on one line: "cannot listen on ...: Address in use".
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+fn usage_error(error: clap::Error) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    // clap adds usage and a hint over several lines; the first line says what is wrong.
+    let rendered = error.render().to_string();
+    eprintln!(
+        "{}",
+        rendered
+            .lines()
+            .next()
+            .unwrap_or("error: invalid command line")
+    );
+    ExitCode::from(USAGE_ERROR)
+}

@@ -1,0 +1,94 @@
+//! `/hello/{username}`: the public API.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{JsonBody, UserPath};
+use crate::domain::{BirthDate, Greeting, IsoDate};
+use crate::store::User;
+
+/// Body of `PUT /hello/{username}`. Unknown fields are ignored, so that clients newer than
+/// the server can be rolled out first.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PutUserRequest {
+    /// A real calendar date, strictly before today (UTC).
+    #[schema(value_type = String, format = Date, example = "1990-05-01")]
+    pub date_of_birth: IsoDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GreetingResponse {
+    #[schema(example = "Hello, alice! Your birthday is in 5 day(s)")]
+    pub message: String,
+}
+
+/// Save or replace a user's date of birth.
+#[utoipa::path(
+    put,
+    path = "/hello/{username}",
+    params(("username" = String, Path, description = "1 to 64 ASCII letters, case-sensitive", pattern = "^[A-Za-z]{1,64}$")),
+    request_body(content = PutUserRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Saved. The write is durable once this answer is sent."),
+        (status = 400, description = "Invalid username, malformed JSON, or a date that is not a real date before today", body = ErrorBody),
+        (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
+        (status = 408, description = "The request took longer than the request timeout", body = ErrorBody),
+        (status = 413, description = "Request body larger than the limit", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
+        (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
+        (status = 503, description = "The store is temporarily unavailable; retry after the Retry-After header", body = ErrorBody),
+    ),
+    tag = "hello"
+)]
+pub async fn put_user(
+    State(state): State<AppState>,
+    UserPath(username): UserPath,
+    JsonBody(request): JsonBody<PutUserRequest>,
+) -> Result<StatusCode, ApiError> {
+    let birth_date = BirthDate::new(request.date_of_birth, state.clock.today())?;
+    state
+        .store
+        .put(&User {
+            username,
+            birth_date,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Greet a user and count the days to their next birthday.
+#[utoipa::path(
+    get,
+    path = "/hello/{username}",
+    params(("username" = String, Path, description = "1 to 64 ASCII letters, case-sensitive", pattern = "^[A-Za-z]{1,64}$")),
+    responses(
+        (status = 200, description = "The greeting", body = GreetingResponse),
+        (status = 400, description = "Invalid username", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
+        (status = 408, description = "The request took longer than the request timeout", body = ErrorBody),
+        (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
+        (status = 503, description = "The store is temporarily unavailable; retry after the Retry-After header", body = ErrorBody),
+    ),
+    tag = "hello"
+)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    UserPath(username): UserPath,
+) -> Result<Json<GreetingResponse>, ApiError> {
+    let birth_date = state
+        .store
+        .get(&username)
+        .await?
+        .ok_or_else(|| ApiError::UserNotFound(username.clone()))?;
+    let greeting = Greeting::new(username, birth_date, state.clock.today());
+    Ok(Json(GreetingResponse {
+        message: greeting.to_string(),
+    }))
+}

@@ -1,0 +1,67 @@
+//! The HTTP surface: routes, extractors, errors and middleware.
+
+mod error;
+mod extract;
+mod hello;
+mod middleware;
+mod openapi;
+mod ops;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::{ApiError, ErrorBody, cause_chain};
+pub use openapi::ApiDoc;
+
+use crate::clock::Clock;
+use crate::lifecycle::Lifecycle;
+use crate::store::UserStore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn UserStore>,
+    pub clock: Arc<dyn Clock>,
+    pub lifecycle: Lifecycle,
+    pub metrics: PrometheusHandle,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+}
+
+pub fn router(state: AppState, limits: Limits) -> Router {
+    Router::new()
+        .route(
+            "/hello/{username}",
+            put(hello::put_user).get(hello::get_user),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        // Listed innermost first: a request passes through them from the bottom up.
+        .layer(DefaultBodyLimit::max(limits.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(middleware::json_error_bodies))
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

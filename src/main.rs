@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    hello_birthday::cli::main()
+}

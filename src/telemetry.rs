@@ -1,0 +1,94 @@
+//! Logs and metrics.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, TelemetryArgs};
+
+/// Seconds. From sub-millisecond cache-hot reads up to the request timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Sends logs to stdout from a background thread so that a slow terminal or log shipper
+/// does not slow requests down. Keep the guard alive until exit: dropping it flushes.
+pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<WorkerGuard> {
+    let filter = EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid log level {:?}", args.log_level))?;
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let installed = match args.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(guard)
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(install_metrics).clone()
+}
+
+fn install_metrics() -> PrometheusHandle {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+        .expect("the bucket list is a non-empty constant")
+        .build_recorder();
+    let handle = recorder.handle();
+    // Another recorder can only be present in tests that install their own; ours then stays unused.
+    let _ = metrics::set_global_recorder(recorder);
+    describe_metrics();
+    metrics::gauge!("hello_birthday_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+
+    // Histograms are kept in rolling buffers that must be drained now and then.
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })
+        .expect("a thread can be started at startup");
+    handle
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status."
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method, route template and status."
+    );
+    metrics::describe_histogram!(
+        "store_operation_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time a store operation took, by backend and operation."
+    );
+    metrics::describe_counter!(
+        "store_operation_errors_total",
+        "Store operations that failed, by backend, operation and kind."
+    );
+    metrics::describe_gauge!(
+        "hello_birthday_build_info",
+        "Always 1; the version label says which build is running."
+    );
+}
