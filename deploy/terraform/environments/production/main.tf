@@ -1,0 +1,31 @@
+provider "aws" {
+  region              = var.region
+  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+
+  default_tags {
+    tags = {
+      Project     = "hello-birthday"
+      Environment = "production"
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+module "stack" {
+  source = "../../modules/stack"
+
+  environment                 = "production"
+  vpc_cidr                    = "10.30.0.0/16"
+  nat_gateway_per_az          = true
+  certificate_arn             = var.certificate_arn
+  image_digest                = var.image_digest
+  min_capacity                = 3
+  max_capacity                = 12
+  log_retention_days          = 90
+  deletion_protection         = true
+  force_destroy               = false
+  github_repository           = var.github_repository
+  create_github_oidc_provider = var.create_github_oidc_provider
+  alarm_emails                = var.alarm_emails
+  enable_waf                  = var.enable_waf
+}

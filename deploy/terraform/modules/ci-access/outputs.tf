@@ -1,0 +1,14 @@
+output "role_arn" {
+  description = "ARN of the deploy role (the GitHub workflow's role-to-assume)."
+  value       = aws_iam_role.deploy.arn
+}
+
+output "role_name" {
+  description = "Name of the deploy role."
+  value       = aws_iam_role.deploy.name
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the GitHub OIDC provider the role trusts."
+  value       = local.oidc_provider_arn
+}

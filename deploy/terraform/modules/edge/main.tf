@@ -1,0 +1,310 @@
+data "aws_caller_identity" "current" {}
+data "aws_elb_service_account" "current" {}
+
+# --- Security group: the only one in the stack that accepts traffic from the internet, and only on 80/443. ---
+
+resource "aws_security_group" "alb" {
+  name        = "${var.name}-alb"
+  description = "Internet-facing ALB of ${var.name}: HTTP/HTTPS in, service port into the VPC out"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_public" {
+  for_each = { http = 80, https = 443 }
+
+  security_group_id = aws_security_group.alb.id
+  description       = "${upper(each.key)} from the internet"
+  ip_protocol       = "tcp"
+  from_port         = each.value
+  to_port           = each.value
+  cidr_ipv4         = "0.0.0.0/0"
+  #checkov:skip=CKV_AWS_260:Port 80 is open on purpose: the listener only redirects to HTTPS.
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
+  security_group_id = aws_security_group.alb.id
+  description       = "Requests and health checks to the service port"
+  ip_protocol       = "tcp"
+  from_port         = var.container_port
+  to_port           = var.container_port
+  cidr_ipv4         = var.vpc_cidr_block
+}
+
+# --- Access logs ---
+
+resource "aws_s3_bucket" "access_logs" {
+  bucket        = "${var.name}-alb-logs-${data.aws_caller_identity.current.account_id}"
+  force_destroy = var.force_destroy_logs
+  #checkov:skip=CKV_AWS_18:This is the log bucket; logging its own access would recurse.
+  #checkov:skip=CKV_AWS_144:Access logs are reproducible telemetry, not data worth a second region.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
+}
+
+resource "aws_s3_bucket_ownership_controls" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "access_logs" {
+  bucket                  = aws_s3_bucket.access_logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      # ALB log delivery supports only SSE-S3, not KMS keys.
+      sse_algorithm = "AES256"
+    }
+  }
+  #checkov:skip=CKV_AWS_145:ALB access log delivery only supports SSE-S3 (AES256) encryption.
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.access_log_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "access_logs" {
+  bucket = aws_s3_bucket.access_logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # Older regions deliver as the regional ELB account, newer ones as the log delivery service principal.
+        Sid    = "AlbLogDelivery"
+        Effect = "Allow"
+        Principal = {
+          AWS     = data.aws_elb_service_account.current.arn
+          Service = "logdelivery.elasticloadbalancing.amazonaws.com"
+        }
+        Action   = "s3:PutObject"
+        Resource = "${aws_s3_bucket.access_logs.arn}/alb/AWSLogs/${data.aws_caller_identity.current.account_id}/*"
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  })
+
+  depends_on = [aws_s3_bucket_public_access_block.access_logs]
+}
+
+# --- Load balancer ---
+
+resource "aws_lb" "this" {
+  name                       = var.name
+  load_balancer_type         = "application"
+  internal                   = false
+  subnets                    = var.public_subnet_ids
+  security_groups            = [aws_security_group.alb.id]
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  idle_timeout               = 30
+
+  access_logs {
+    bucket  = aws_s3_bucket.access_logs.id
+    prefix  = "alb"
+    enabled = true
+  }
+
+  depends_on = [aws_s3_bucket_policy.access_logs]
+}
+
+resource "aws_lb_target_group" "service" {
+  name        = var.name
+  vpc_id      = var.vpc_id
+  target_type = "ip"
+  protocol    = "HTTP"
+  port        = var.container_port
+  # Short: the task reports 503 on /readyz as soon as it gets SIGTERM, so the ALB stops routing to it well
+  # before the delay runs out, and deployments do not sit idle for the 300s default.
+  deregistration_delay = var.deregistration_delay
+  #checkov:skip=CKV_AWS_378:TLS terminates at the ALB; the hop to the task stays inside the VPC's private subnets.
+
+  health_check {
+    enabled             = true
+    path                = var.health_check_path
+    port                = "traffic-port"
+    protocol            = "HTTP"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+}
+
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+    redirect {
+      protocol    = "HTTPS"
+      port        = "443"
+      status_code = "HTTP_301"
+    }
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  # Anything not explicitly routed, notably /metrics, /healthz and /readyz, never reaches a task.
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      status_code  = "404"
+      message_body = jsonencode({ error = "not found" })
+    }
+  }
+}
+
+resource "aws_lb_listener_rule" "service" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 100
+
+  condition {
+    path_pattern {
+      values = var.public_path_patterns
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.service.arn
+  }
+}
+
+# --- WAF ---
+
+locals {
+  managed_rule_groups = {
+    # name => priority; the rate limit (priority 0) runs first so floods are dropped before the costlier rules.
+    AWSManagedRulesAmazonIpReputationList = 1
+    AWSManagedRulesCommonRuleSet          = 2
+    AWSManagedRulesKnownBadInputsRuleSet  = 3
+  }
+}
+
+resource "aws_wafv2_web_acl" "this" {
+  count = var.enable_waf ? 1 : 0
+
+  name  = var.name
+  scope = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 0
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-rate-limit"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  dynamic "rule" {
+    for_each = local.managed_rule_groups
+    content {
+      name     = rule.key
+      priority = rule.value
+      override_action {
+        none {}
+      }
+      statement {
+        managed_rule_group_statement {
+          vendor_name = "AWS"
+          name        = rule.key
+        }
+      }
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "${var.name}-${rule.key}"
+        sampled_requests_enabled   = true
+      }
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = var.name
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "alb" {
+  count = var.enable_waf ? 1 : 0
+
+  resource_arn = aws_lb.this.arn
+  web_acl_arn  = aws_wafv2_web_acl.this[0].arn
+}
+
+resource "aws_cloudwatch_log_group" "waf" {
+  count = var.enable_waf ? 1 : 0
+
+  # WAF only logs to groups whose name starts with aws-waf-logs-.
+  name              = "aws-waf-logs-${var.name}"
+  retention_in_days = var.waf_log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  #checkov:skip=CKV_AWS_338:WAF logs serve incident analysis; 30 days covers it at a fraction of a year's cost.
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "this" {
+  count = var.enable_waf ? 1 : 0
+
+  resource_arn            = aws_wafv2_web_acl.this[0].arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf[0].arn]
+}

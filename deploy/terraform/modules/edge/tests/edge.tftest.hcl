@@ -1,0 +1,156 @@
+# Plan-time checks of the ALB, target group and WAF with a mocked AWS provider.
+mock_provider "aws" {
+  source          = "../../tests/mocks"
+  override_during = plan
+}
+
+variables {
+  name                 = "hello-birthday-staging"
+  vpc_id               = "vpc-0123456789abcdef0"
+  vpc_cidr_block       = "10.20.0.0/16"
+  public_subnet_ids    = ["subnet-a", "subnet-b", "subnet-c"]
+  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+  container_port       = 8080
+  health_check_path    = "/readyz"
+  public_path_patterns = ["/hello/*"]
+  deletion_protection  = false
+  log_kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "metrics_not_reachable_from_internet" {
+  command = plan
+
+  assert {
+    # ALB path patterns are globs: turn each into a regex and make sure none matches /metrics (or the probes).
+    condition = !anytrue(flatten([
+      for p in flatten([for c in aws_lb_listener_rule.service.condition : c.path_pattern[0].values]) : [
+        for path in ["/metrics", "/healthz", "/readyz"] :
+        can(regex("^${replace(replace(replace(p, ".", "\\."), "*", ".*"), "?", ".")}$", path))
+      ]
+    ]))
+    error_message = "/metrics and the probe endpoints must not match any forwarded path pattern."
+  }
+  assert {
+    condition     = can(regex("^${replace(replace(one(flatten([for c in aws_lb_listener_rule.service.condition : c.path_pattern[0].values])), ".", "\\."), "*", ".*")}$", "/hello/alice"))
+    error_message = "The forwarded pattern must reach /hello/{username}."
+  }
+  assert {
+    condition     = aws_lb_listener.https.default_action[0].type == "fixed-response" && aws_lb_listener.https.default_action[0].fixed_response[0].status_code == "404"
+    error_message = "Anything not explicitly routed must get a fixed 404 from the ALB."
+  }
+  assert {
+    condition     = length(aws_lb_listener_rule.service.action) == 1 && aws_lb_listener_rule.service.action[0].type == "forward"
+    error_message = "The single listener rule forwards to the service."
+  }
+}
+
+run "target_group" {
+  command = plan
+
+  assert {
+    condition     = aws_lb_target_group.service.health_check[0].path == "/readyz" && aws_lb_target_group.service.port == 8080 && aws_lb_target_group.service.target_type == "ip"
+    error_message = "The target group polls /readyz on the service port of awsvpc (ip) targets."
+  }
+  assert {
+    condition     = aws_lb_target_group.service.deregistration_delay <= 30
+    error_message = "The deregistration delay must be short."
+  }
+}
+
+run "listeners_and_alb" {
+  command = plan
+
+  assert {
+    condition     = aws_lb_listener.http.default_action[0].type == "redirect" && aws_lb_listener.http.default_action[0].redirect[0].protocol == "HTTPS"
+    error_message = "HTTP must redirect to HTTPS."
+  }
+  assert {
+    condition     = startswith(aws_lb_listener.https.ssl_policy, "ELBSecurityPolicy-TLS13-") && aws_lb_listener.https.protocol == "HTTPS"
+    error_message = "HTTPS uses a TLS 1.3 policy."
+  }
+  assert {
+    condition     = aws_lb.this.access_logs[0].enabled && aws_lb.this.drop_invalid_header_fields && aws_lb.this.enable_deletion_protection == false
+    error_message = "ALB access logs on, invalid headers dropped, deletion protection as requested."
+  }
+  assert {
+    condition     = aws_s3_bucket_lifecycle_configuration.access_logs.rule[0].expiration[0].days > 0 && aws_s3_bucket_public_access_block.access_logs.block_public_policy
+    error_message = "Access logs expire and their bucket is private."
+  }
+}
+
+run "only_alb_open_to_internet_on_80_443" {
+  command = plan
+
+  assert {
+    condition     = toset([for r in aws_vpc_security_group_ingress_rule.alb_public : r.from_port]) == toset([80, 443]) && alltrue([for r in aws_vpc_security_group_ingress_rule.alb_public : r.from_port == r.to_port])
+    error_message = "The ALB accepts the internet on 80 and 443 only."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.alb_to_service.cidr_ipv4 == "10.20.0.0/16" && aws_vpc_security_group_egress_rule.alb_to_service.from_port == 8080
+    error_message = "The ALB only connects to the service port inside the VPC."
+  }
+}
+
+run "waf" {
+  command = plan
+
+  assert {
+    condition     = length(aws_wafv2_web_acl_association.alb) == 1 && length(aws_wafv2_web_acl_logging_configuration.this) == 1
+    error_message = "WAF must protect the ALB and log."
+  }
+  assert {
+    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].rate_based_statement) > 0]) == 1
+    error_message = "WAF must rate-limit per IP."
+  }
+  assert {
+    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].managed_rule_group_statement) > 0]) >= 3
+    error_message = "WAF must use AWS managed rule groups."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.waf[0].retention_in_days > 0
+    error_message = "WAF logs need a retention."
+  }
+}
+
+run "production_protection" {
+  command = plan
+  variables {
+    deletion_protection = true
+  }
+  assert {
+    condition     = aws_lb.this.enable_deletion_protection
+    error_message = "Deletion protection must reach the ALB."
+  }
+}
+
+run "rejects_metrics_pattern" {
+  command = plan
+  variables {
+    public_path_patterns = ["/metrics"]
+  }
+  expect_failures = [var.public_path_patterns]
+}
+
+run "rejects_catch_all_pattern" {
+  command = plan
+  variables {
+    public_path_patterns = ["/*"]
+  }
+  expect_failures = [var.public_path_patterns]
+}
+
+run "rejects_old_tls_policy" {
+  command = plan
+  variables {
+    ssl_policy = "ELBSecurityPolicy-2016-08"
+  }
+  expect_failures = [var.ssl_policy]
+}
+
+run "rejects_non_acm_certificate" {
+  command = plan
+  variables {
+    certificate_arn = "arn:aws:iam::123456789012:server-certificate/legacy"
+  }
+  expect_failures = [var.certificate_arn]
+}

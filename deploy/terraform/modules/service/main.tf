@@ -1,0 +1,301 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  # ECS must not SIGKILL a task that is still finishing requests within the grace the service was given.
+  stop_timeout_ok = var.stop_timeout > var.drain_delay_seconds + var.shutdown_grace_seconds
+
+  environment = {
+    AWS_REGION      = data.aws_region.current.name
+    DATABASE_URL    = "dynamodb://${var.table_name}"
+    DRAIN_DELAY     = "${var.drain_delay_seconds}s"
+    HEALTHCHECK_URL = "http://127.0.0.1:${var.container_port}${var.liveness_path}"
+    LISTEN_ADDR     = "0.0.0.0:${var.container_port}"
+    LOG_FORMAT      = "json"
+    SHUTDOWN_GRACE  = "${var.shutdown_grace_seconds}s"
+  }
+
+  container = {
+    name      = var.container_name
+    image     = var.image
+    essential = true
+    user      = var.container_user
+    portMappings = [{
+      name          = "http"
+      containerPort = var.container_port
+      hostPort      = var.container_port
+      protocol      = "tcp"
+      appProtocol   = "http"
+    }]
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    readonlyRootFilesystem = true
+    privileged             = false
+    # Fargate has no no-new-privileges option; with a non-root user and an empty capability set a process
+    # cannot gain privileges, not even through a setuid binary.
+    linuxParameters = {
+      initProcessEnabled = true
+      capabilities       = { drop = ["ALL"] }
+    }
+    healthCheck = {
+      command     = ["CMD", "/hello-birthday", "healthcheck"]
+      interval    = 10
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    stopTimeout = var.stop_timeout
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.app.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "app"
+        # A slow log pipeline must never block request handling.
+        mode            = "non-blocking"
+        max-buffer-size = "4m"
+      }
+    }
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights ? "enabled" : "disabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "app" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  #checkov:skip=CKV_AWS_338:Application logs are for debugging; retention is set per environment (30-90 days), not kept a year.
+}
+
+# --- IAM: the execution role starts the task, the task role is what the service's code can do. ---
+
+locals {
+  ecs_tasks_trust = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*" }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  description        = "Pulls the image and ships logs for ${var.name} tasks"
+  assume_role_policy = local.ecs_tasks_trust
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name = "pull-image-write-logs"
+  role = aws_iam_role.execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "EcrLogin"
+        Effect   = "Allow"
+        Action   = "ecr:GetAuthorizationToken"
+        Resource = "*"
+      },
+      {
+        Sid      = "PullServiceImage"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        Resource = var.repository_arn
+      },
+      {
+        Sid      = "WriteLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.app.arn}:*"
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  description        = "What the hello-birthday service itself may do: read and write its one table"
+  assume_role_policy = local.ecs_tasks_trust
+}
+
+resource "aws_iam_role_policy" "task" {
+  name = "users-table"
+  role = aws_iam_role.task.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "UsersTable"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"]
+      Resource = var.table_arn
+    }]
+  })
+}
+
+# --- Network ---
+
+resource "aws_security_group" "task" {
+  name        = "${var.name}-task"
+  description = "${var.name} tasks: service port from the ALB only, HTTPS out"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "task_from_alb" {
+  security_group_id            = aws_security_group.task.id
+  description                  = "Requests and health checks from the ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = var.container_port
+  to_port                      = var.container_port
+  referenced_security_group_id = var.alb_security_group_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "task_https" {
+  security_group_id = aws_security_group.task.id
+  # ECR, CloudWatch Logs and DynamoDB (through the gateway endpoint) are all HTTPS on public AWS addresses.
+  description = "HTTPS to AWS APIs"
+  ip_protocol = "tcp"
+  from_port   = 443
+  to_port     = 443
+  cidr_ipv4   = "0.0.0.0/0"
+}
+
+# --- Task definition and service ---
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  container_definitions    = jsonencode([local.container])
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.stop_timeout_ok
+      error_message = "stop_timeout must exceed drain_delay_seconds + shutdown_grace_seconds, or ECS kills tasks mid-request."
+    }
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  name                               = var.name
+  cluster                            = aws_ecs_cluster.this.id
+  task_definition                    = aws_ecs_task_definition.this.arn
+  launch_type                        = "FARGATE"
+  platform_version                   = "LATEST"
+  desired_count                      = var.min_capacity
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = var.health_check_grace_period
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+  wait_for_steady_state              = false
+  # Fargate takes no placement strategies; it spreads tasks over the subnets' AZs, and rebalancing puts them
+  # back into balance after an AZ recovers.
+  availability_zone_rebalancing = "ENABLED"
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  dynamic "alarms" {
+    for_each = length(var.deployment_alarm_names) > 0 ? [1] : []
+    content {
+      enable      = true
+      rollback    = true
+      alarm_names = var.deployment_alarm_names
+    }
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.task.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arn
+    container_name   = var.container_name
+    container_port   = var.container_port
+  }
+
+  lifecycle {
+    # Autoscaling owns the count; the deploy workflow owns which task definition revision runs (it registers a new
+    # revision with the new digest). Terraform creates the first revision and changes to the family's settings.
+    ignore_changes = [desired_count, task_definition]
+  }
+}
+
+resource "aws_appautoscaling_target" "this" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.min_capacity
+  max_capacity       = var.max_capacity
+
+  lifecycle {
+    precondition {
+      condition     = var.max_capacity >= var.min_capacity
+      error_message = "max_capacity must be at least min_capacity."
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  name               = "${var.name}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  resource_id        = aws_appautoscaling_target.this.resource_id
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.cpu_target_percent
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "requests" {
+  name               = "${var.name}-requests"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  resource_id        = aws_appautoscaling_target.this.resource_id
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.requests_per_target
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${var.alb_arn_suffix}/${var.target_group_arn_suffix}"
+    }
+  }
+}

@@ -1,0 +1,108 @@
+data "aws_region" "current" {}
+locals {
+  name = "${var.app_name}-${var.environment}"
+  # The service and this infrastructure read the same file, so port and paths cannot drift apart.
+  contract = jsondecode(file("${path.module}/../../../service-contract.json"))
+
+  runbook_url     = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
+  deploy_subjects = coalesce(var.github_deploy_subjects, ["ref:refs/heads/main", "environment:${var.environment}"])
+}
+
+module "observability" {
+  source = "../observability"
+
+  name                    = local.name
+  runbook_url             = local.runbook_url
+  alarm_emails            = var.alarm_emails
+  alb_arn_suffix          = module.edge.alb_arn_suffix
+  target_group_arn_suffix = module.edge.target_group_arn_suffix
+  # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
+  cluster_name = local.name
+  service_name = local.name
+  table_name   = local.name
+}
+
+module "network" {
+  source = "../network"
+
+  name                    = local.name
+  cidr_block              = var.vpc_cidr
+  nat_gateway_per_az      = var.nat_gateway_per_az
+  flow_log_retention_days = var.log_retention_days
+  log_kms_key_arn         = module.observability.kms_key_arn
+}
+
+module "edge" {
+  source = "../edge"
+
+  name                   = local.name
+  vpc_id                 = module.network.vpc_id
+  vpc_cidr_block         = module.network.vpc_cidr_block
+  public_subnet_ids      = module.network.public_subnet_ids
+  certificate_arn        = var.certificate_arn
+  container_port         = local.contract.container_port
+  health_check_path      = local.contract.readiness_path
+  public_path_patterns   = [local.contract.public_path_pattern]
+  deletion_protection    = var.deletion_protection
+  force_destroy_logs     = var.force_destroy
+  enable_waf             = var.enable_waf
+  waf_rate_limit         = var.waf_rate_limit
+  waf_log_retention_days = var.log_retention_days
+  log_kms_key_arn        = module.observability.kms_key_arn
+}
+
+module "registry" {
+  source = "../registry"
+
+  name         = local.name
+  force_delete = var.force_destroy
+}
+
+module "data" {
+  source = "../data"
+
+  table_name          = local.name
+  partition_key       = local.contract.dynamodb_partition_key
+  deletion_protection = var.deletion_protection
+  key_user_role_arns  = [module.service.task_role_arn]
+}
+
+module "service" {
+  source = "../service"
+
+  name                    = local.name
+  image                   = "${module.registry.repository_url}@${var.image_digest}"
+  repository_arn          = module.registry.repository_arn
+  cpu_architecture        = var.cpu_architecture
+  cpu                     = var.task_cpu
+  memory                  = var.task_memory
+  container_port          = local.contract.container_port
+  liveness_path           = local.contract.liveness_path
+  min_capacity            = var.min_capacity
+  max_capacity            = var.max_capacity
+  vpc_id                  = module.network.vpc_id
+  private_subnet_ids      = module.network.private_subnet_ids
+  alb_security_group_id   = module.edge.alb_security_group_id
+  target_group_arn        = module.edge.target_group_arn
+  alb_arn_suffix          = module.edge.alb_arn_suffix
+  target_group_arn_suffix = module.edge.target_group_arn_suffix
+  table_name              = module.data.table_name
+  table_arn               = module.data.table_arn
+  log_retention_days      = var.log_retention_days
+  log_kms_key_arn         = module.observability.kms_key_arn
+  deployment_alarm_names  = module.observability.deployment_alarm_names
+}
+
+module "ci_access" {
+  source = "../ci-access"
+
+  name                   = "${local.name}-deploy"
+  github_repository      = var.github_repository
+  github_subjects        = local.deploy_subjects
+  create_oidc_provider   = var.create_github_oidc_provider
+  repository_arn         = module.registry.repository_arn
+  cluster_arn            = module.service.cluster_arn
+  service_arn            = module.service.service_arn
+  task_definition_family = module.service.task_definition_family
+  pass_role_arns         = [module.service.task_role_arn, module.service.execution_role_arn]
+}

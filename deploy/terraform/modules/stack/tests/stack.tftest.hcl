@@ -1,0 +1,146 @@
+# Plan-time checks of the composed stack with a mocked AWS provider. Resource-level settings are tested in each
+# module's own suite; this one proves the modules are wired to the service contract and to each other.
+mock_provider "aws" {
+  source          = "../../tests/mocks"
+  override_during = plan
+}
+
+override_resource {
+  target          = module.data.aws_dynamodb_table.this
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging" }
+}
+
+override_resource {
+  target          = module.registry.aws_ecr_repository.this
+  override_during = plan
+  values = {
+    arn            = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+    repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging"
+  }
+}
+
+variables {
+  environment         = "staging"
+  vpc_cidr            = "10.20.0.0/16"
+  nat_gateway_per_az  = false
+  certificate_arn     = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+  image_digest        = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+  min_capacity        = 2
+  max_capacity        = 4
+  deletion_protection = false
+  github_repository   = "example/hello-birthday"
+}
+
+# deploy/service-contract.json is what the Rust tests read too; each value is asserted against the file itself.
+run "matches_service_contract" {
+  command = plan
+
+  assert {
+    condition     = module.edge.health_check_path == jsondecode(file("../../../service-contract.json")).readiness_path
+    error_message = "The target group must probe the service's readiness path."
+  }
+  assert {
+    condition     = module.edge.target_port == jsondecode(file("../../../service-contract.json")).container_port
+    error_message = "The target group must send traffic to the service's port."
+  }
+  assert {
+    condition     = module.service.container_port == jsondecode(file("../../../service-contract.json")).container_port && module.service.load_balancer_container_port == jsondecode(file("../../../service-contract.json")).container_port
+    error_message = "The container must expose, and the service register, the contract's port."
+  }
+  assert {
+    condition     = module.edge.forwarded_path_patterns == [jsondecode(file("../../../service-contract.json")).public_path_pattern]
+    error_message = "Exactly the contract's public path pattern is forwarded."
+  }
+  assert {
+    condition     = !contains(module.edge.forwarded_path_patterns, jsondecode(file("../../../service-contract.json")).metrics_path)
+    error_message = "The metrics path must not be forwarded."
+  }
+  assert {
+    condition     = module.data.partition_key == jsondecode(file("../../../service-contract.json")).dynamodb_partition_key
+    error_message = "The table's partition key must be the service's."
+  }
+  assert {
+    condition     = module.service.container_environment.HEALTHCHECK_URL == "http://127.0.0.1:${jsondecode(file("../../../service-contract.json")).container_port}${jsondecode(file("../../../service-contract.json")).liveness_path}"
+    error_message = "The container health check must probe the contract's liveness path and port."
+  }
+  assert {
+    condition     = module.service.container_environment.LISTEN_ADDR == "0.0.0.0:${jsondecode(file("../../../service-contract.json")).container_port}"
+    error_message = "The service must listen on the contract's port."
+  }
+}
+
+run "wiring" {
+  command = plan
+
+  assert {
+    condition     = module.service.container_environment.DATABASE_URL == "dynamodb://hello-birthday-staging" && module.service.container_environment.AWS_REGION == "eu-west-1" && module.service.container_environment.LOG_FORMAT == "json"
+    error_message = "The service is pointed at the stack's table, region and JSON logs."
+  }
+  assert {
+    condition     = output.ecr_repository_url == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging"
+    error_message = "The image comes from the stack's own repository."
+  }
+  assert {
+    condition     = output.cluster_name == "hello-birthday-staging" && output.service_name == "hello-birthday-staging" && output.task_definition_family == "hello-birthday-staging"
+    error_message = "Names follow APP-ENVIRONMENT, which the deploy workflow relies on."
+  }
+  assert {
+    condition     = module.observability.deployment_alarm_names == ["hello-birthday-staging-alb-5xx-rate", "hello-birthday-staging-target-5xx-rate", "hello-birthday-staging-target-p99-latency"]
+    error_message = "The error and latency alarms gate deployments."
+  }
+  assert {
+    condition     = module.network.nat_gateway_count == 1 && module.data.deletion_protection == false && module.edge.deletion_protection == false
+    error_message = "Staging: one NAT gateway, no deletion protection."
+  }
+  assert {
+    condition     = alltrue([for anchor in values(output.runbook_links) : startswith(anchor, "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md#")])
+    error_message = "Alarms link to this repository's runbook."
+  }
+}
+
+run "production_is_protected" {
+  command = plan
+
+  variables {
+    environment         = "production"
+    vpc_cidr            = "10.30.0.0/16"
+    nat_gateway_per_az  = true
+    deletion_protection = true
+    min_capacity        = 3
+    max_capacity        = 12
+  }
+
+  assert {
+    condition     = module.data.deletion_protection && module.edge.deletion_protection
+    error_message = "Production's table and ALB must have deletion protection."
+  }
+  assert {
+    condition     = module.network.nat_gateway_count == 3
+    error_message = "Production has a NAT gateway per AZ."
+  }
+}
+
+run "rejects_image_tag" {
+  command = plan
+  variables {
+    image_digest = "latest"
+  }
+  expect_failures = [var.image_digest]
+}
+
+run "rejects_short_digest" {
+  command = plan
+  variables {
+    image_digest = "sha256:4f53cda18c2b"
+  }
+  expect_failures = [var.image_digest]
+}
+
+run "rejects_unknown_environment" {
+  command = plan
+  variables {
+    environment = "dev"
+  }
+  expect_failures = [var.environment]
+}

@@ -1,0 +1,125 @@
+variable "app_name" {
+  description = "Application name; every resource is named APP_NAME-ENVIRONMENT."
+  type        = string
+  default     = "hello-birthday"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,14}$", var.app_name))
+    error_message = "app_name must be 3-15 lowercase letters, digits or hyphens (ALB names are limited to 32 characters)."
+  }
+}
+
+variable "environment" {
+  description = "Environment name."
+  type        = string
+
+  validation {
+    condition     = contains(["staging", "production"], var.environment)
+    error_message = "environment must be staging or production."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the environment's VPC."
+  type        = string
+}
+
+variable "nat_gateway_per_az" {
+  description = "One NAT gateway per AZ (production) or a single shared one (staging, cheaper, loses egress if its AZ fails)."
+  type        = bool
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the HTTPS listener (same region as the stack)."
+  type        = string
+}
+
+variable "image_digest" {
+  description = "Digest of the image to run, sha256:<64 hex>, as recorded by the CI image workflow. Tags are not accepted."
+  type        = string
+
+  validation {
+    condition     = can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
+    error_message = "image_digest must be an image digest: sha256: followed by 64 lowercase hex digits (not a tag)."
+  }
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the tasks (ARM64 is cheaper per vCPU on Fargate)."
+  type        = string
+  default     = "ARM64"
+}
+
+variable "task_cpu" {
+  description = "Task CPU units."
+  type        = number
+  default     = 256
+}
+
+variable "task_memory" {
+  description = "Task memory in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "min_capacity" {
+  description = "Fewest tasks autoscaling keeps running."
+  type        = number
+}
+
+variable "max_capacity" {
+  description = "Most tasks autoscaling may run."
+  type        = number
+}
+
+variable "log_retention_days" {
+  description = "Retention of the application, flow and WAF log groups."
+  type        = number
+  default     = 30
+}
+
+variable "deletion_protection" {
+  description = "Protect the DynamoDB table and the ALB from deletion. On in production."
+  type        = bool
+}
+
+variable "force_destroy" {
+  description = "Let destroy remove a non-empty ECR repository and log bucket. Only for throw-away environments."
+  type        = bool
+  default     = false
+}
+
+variable "github_repository" {
+  description = "GitHub repository (OWNER/NAME) whose Actions may deploy this environment; also where alarm runbook links point."
+  type        = string
+}
+
+variable "github_deploy_subjects" {
+  description = "OIDC subjects (after repo:OWNER/NAME:) allowed to assume the deploy role; defaults to the main branch and the GitHub environment of the same name."
+  type        = list(string)
+  default     = null
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account-wide GitHub OIDC provider; false when another stack in the account already did."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_emails" {
+  description = "Email addresses subscribed to the alert topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_waf" {
+  description = "Attach WAFv2 to the ALB. Only the emulator smoke test turns it off (moto's WAFv2 is incomplete)."
+  type        = bool
+  default     = true
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per 5 minutes per client IP before WAF blocks it."
+  type        = number
+  default     = 1000
+}
