@@ -1,0 +1,640 @@
+//! The router, driven in-process with `tower::ServiceExt::oneshot`: every status code of the
+//! API contract, with the clock pinned so the day counts are exact.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use hello_birthday::clock::Clock;
+use hello_birthday::domain::{BirthDate, Username};
+use hello_birthday::http::{AppState, Limits, router};
+use hello_birthday::lifecycle::Lifecycle;
+use hello_birthday::store::{StoreError, User, UserStore};
+use hello_birthday::telemetry;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+const TODAY: &str = "2026-11-28";
+const LIMITS: Limits = Limits {
+    request_timeout: Duration::from_secs(2),
+    body_limit: 4096,
+};
+
+struct TestApp {
+    store: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+    lifecycle: Lifecycle,
+    _dir: Option<TempDir>,
+}
+
+impl TestApp {
+    async fn new() -> Self {
+        Self::on(TODAY).await
+    }
+
+    async fn on(today: &str) -> Self {
+        let (store, dir) = common::sqlite_store().await;
+        Self::with_store(store, today, Some(dir))
+    }
+
+    fn with_store(store: Arc<dyn UserStore>, today: &str, dir: Option<TempDir>) -> Self {
+        Self {
+            store,
+            clock: common::clock(today),
+            lifecycle: Lifecycle::default(),
+            _dir: dir,
+        }
+    }
+
+    fn router(&self) -> Router {
+        let state = AppState {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            lifecycle: self.lifecycle.clone(),
+            metrics: telemetry::metrics_handle(),
+        };
+        router(state, LIMITS)
+    }
+
+    async fn send(&self, request: Request<Body>) -> Response {
+        self.router()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
+    }
+
+    async fn put_raw(
+        &self,
+        user: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Response {
+        let mut request = Request::put(format!("/hello/{user}"));
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
+    async fn put(&self, user: &str, date: &str) -> Response {
+        let body = json!({ "dateOfBirth": date }).to_string();
+        self.put_raw(user, Some("application/json"), body).await
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn stored(&self, user: &str) -> Option<BirthDate> {
+        self.store
+            .get(&Username::parse(user).unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+async fn body_json(response: Response) -> Value {
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+}
+
+async fn body_text(response: Response) -> String {
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Asserts a JSON error answer and returns its message.
+async fn error_message(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    let body = body_json(response).await;
+    body["error"].as_str().expect("an error message").to_owned()
+}
+
+async fn message(app: &TestApp, user: &str) -> String {
+    let response = app.get(&format!("/hello/{user}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    body_json(response).await["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+mod hello {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_answers_204_with_an_empty_body_and_stores_the_date() {
+        let app = TestApp::new().await;
+        let response = app.put("alice", "1990-05-01").await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert!(body_text(response).await.is_empty());
+        assert_eq!(app.stored("alice").await.unwrap().to_string(), "1990-05-01");
+    }
+
+    #[tokio::test]
+    async fn put_replaces_an_existing_user() {
+        let app = TestApp::new().await;
+        app.put("alice", "1990-05-01").await;
+        assert_eq!(
+            app.put("alice", "1991-12-01").await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            message(&app, "alice").await,
+            "Hello, alice! Your birthday is in 3 day(s)"
+        );
+    }
+
+    #[tokio::test]
+    async fn get_counts_days_to_the_next_birthday_byte_for_byte() {
+        let app = TestApp::new().await;
+        app.put("alice", "1990-11-29").await;
+        app.put("bob", "1990-11-27").await;
+        app.put("carol", "2000-02-29").await;
+        assert_eq!(
+            message(&app, "alice").await,
+            "Hello, alice! Your birthday is in 1 day(s)"
+        );
+        assert_eq!(
+            message(&app, "bob").await,
+            "Hello, bob! Your birthday is in 364 day(s)"
+        );
+        assert_eq!(
+            message(&app, "carol").await,
+            "Hello, carol! Your birthday is in 92 day(s)"
+        );
+    }
+
+    #[tokio::test]
+    async fn get_says_happy_birthday_on_the_day() {
+        let app = TestApp::new().await;
+        app.put("alice", "1990-11-28").await;
+        assert_eq!(
+            message(&app, "alice").await,
+            "Hello, alice! Happy birthday!"
+        );
+    }
+
+    #[tokio::test]
+    async fn leap_day_birthdays_are_celebrated_on_28_february_in_common_years() {
+        let app = TestApp::on("2027-02-28").await;
+        app.put("leap", "2000-02-29").await;
+        assert_eq!(message(&app, "leap").await, "Hello, leap! Happy birthday!");
+        let app = TestApp::with_store(app.store.clone(), "2028-02-28", None);
+        assert_eq!(
+            message(&app, "leap").await,
+            "Hello, leap! Your birthday is in 1 day(s)"
+        );
+    }
+
+    #[tokio::test]
+    async fn usernames_are_case_sensitive() {
+        let app = TestApp::new().await;
+        app.put("alice", "1990-11-29").await;
+        app.put("Alice", "1990-11-30").await;
+        assert_eq!(
+            message(&app, "alice").await,
+            "Hello, alice! Your birthday is in 1 day(s)"
+        );
+        assert_eq!(
+            message(&app, "Alice").await,
+            "Hello, Alice! Your birthday is in 2 day(s)"
+        );
+        assert_eq!(
+            app.get("/hello/ALICE").await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn percent_encoded_letters_are_letters() {
+        let app = TestApp::new().await;
+        assert_eq!(
+            app.put("%61lice", "1990-11-29").await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            message(&app, "alice").await,
+            "Hello, alice! Your birthday is in 1 day(s)"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_user_is_404_with_a_json_error() {
+        let app = TestApp::new().await;
+        let error = error_message(app.get("/hello/nobody").await, StatusCode::NOT_FOUND).await;
+        assert_eq!(error, "no user named nobody");
+    }
+
+    #[tokio::test]
+    async fn extra_fields_are_ignored() {
+        let app = TestApp::new().await;
+        let body = r#"{"dateOfBirth":"1990-05-01","nickname":"al"}"#;
+        let response = app.put_raw("alice", Some("application/json"), body).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn json_content_type_with_parameters_is_accepted() {
+        let app = TestApp::new().await;
+        let body = r#"{"dateOfBirth":"1990-05-01"}"#;
+        let response = app
+            .put_raw("alice", Some("application/json; charset=utf-8"), body)
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+}
+
+mod rejections {
+    use super::*;
+
+    const BAD_USERNAMES: &[&str] = &[
+        "al1ce",
+        "alice_",
+        "al-ice",
+        "al%20ice",
+        "al%2Fice",
+        "%C3%A9lodie",
+        "%F0%9F%8E%82",
+        "%FF",
+        "al.ice",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // 65 letters
+    ];
+
+    #[tokio::test]
+    async fn invalid_usernames_are_400_on_put_and_get() {
+        let app = TestApp::new().await;
+        for user in BAD_USERNAMES {
+            let error =
+                error_message(app.put(user, "1990-05-01").await, StatusCode::BAD_REQUEST).await;
+            assert!(error.contains("username"), "{user}: {error}");
+            error_message(
+                app.get(&format!("/hello/{user}")).await,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn sixty_four_letters_is_the_longest_name() {
+        let app = TestApp::new().await;
+        let name = "a".repeat(64);
+        assert_eq!(
+            app.put(&name, "1990-05-01").await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_bodies_are_400_and_change_nothing() {
+        let app = TestApp::new().await;
+        app.put("alice", "1990-05-01").await;
+        let bodies = [
+            r#"{"dateOfBirth":"2026-11-28"}"#, // today
+            r#"{"dateOfBirth":"2026-11-29"}"#, // future
+            r#"{"dateOfBirth":"2021-02-29"}"#,
+            r#"{"dateOfBirth":"2021-13-01"}"#,
+            r#"{"dateOfBirth":"1990-1-1"}"#,
+            r#"{"dateOfBirth":"1990-05-01T00:00:00Z"}"#,
+            r#"{"dateOfBirth":""}"#,
+            r#"{"dateOfBirth":19900501}"#,
+            r#"{"dateOfBirth":null}"#,
+            r#"{}"#,
+            r#"{"dateofbirth":"1990-05-01"}"#,
+            r#"["1990-05-01"]"#,
+            r#""1990-05-01""#,
+            r#"null"#,
+            r#"42"#,
+            r#"{"dateOfBirth":"1990-05-01""#,
+            r#"not json"#,
+            "",
+        ];
+        for body in bodies {
+            let response = app.put_raw("alice", Some("application/json"), body).await;
+            let error = error_message(response, StatusCode::BAD_REQUEST).await;
+            assert!(!error.is_empty(), "{body}");
+            assert_eq!(
+                app.stored("alice").await.unwrap().to_string(),
+                "1990-05-01",
+                "{body} changed storage"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn error_messages_tell_the_client_what_to_fix() {
+        let app = TestApp::new().await;
+        let future = app.put("alice", "2030-01-01").await;
+        assert_eq!(
+            error_message(future, StatusCode::BAD_REQUEST).await,
+            "dateOfBirth must be before today (2026-11-28)"
+        );
+        let shape = app.put("alice", "1990-1-1").await;
+        assert!(
+            error_message(shape, StatusCode::BAD_REQUEST)
+                .await
+                .contains("YYYY-MM-DD")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_is_415() {
+        let app = TestApp::new().await;
+        let body = r#"{"dateOfBirth":"1990-05-01"}"#;
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let response = app.put_raw("alice", content_type, body).await;
+            error_message(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+        }
+        assert!(app.stored("alice").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_413() {
+        let app = TestApp::new().await;
+        let body = format!(
+            r#"{{"dateOfBirth":"1990-05-01","padding":"{}"}}"#,
+            "x".repeat(8192)
+        );
+        let response = app.put_raw("alice", Some("application/json"), body).await;
+        error_message(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+        assert!(app.stored("alice").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_are_404_in_json() {
+        let app = TestApp::new().await;
+        for path in ["/", "/hello", "/hello/", "/hello/alice/extra", "/nope"] {
+            error_message(app.get(path).await, StatusCode::NOT_FOUND).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_are_405_with_an_allow_header() {
+        let app = TestApp::new().await;
+        for method in [Method::POST, Method::DELETE, Method::PATCH] {
+            let request = Request::builder()
+                .method(method)
+                .uri("/hello/alice")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.send(request).await;
+            let allow = response.headers()[header::ALLOW]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(allow.contains("GET") && allow.contains("PUT"), "{allow}");
+            error_message(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        }
+    }
+}
+
+/// Stores that misbehave on purpose, to reach the server-error paths.
+mod faults {
+    use super::*;
+
+    enum Fault {
+        Unavailable,
+        Failed,
+        Slow,
+        Panics,
+    }
+
+    #[async_trait]
+    impl UserStore for Fault {
+        async fn put(&self, _: &User) -> Result<(), StoreError> {
+            self.misbehave().await
+        }
+        async fn put_many(&self, _: &[User]) -> Result<(), StoreError> {
+            self.misbehave().await
+        }
+        async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
+            self.misbehave().await
+        }
+        async fn all(&self) -> Result<Vec<User>, StoreError> {
+            self.misbehave().await
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            self.misbehave().await
+        }
+        async fn close(&self) {}
+        fn backend(&self) -> &'static str {
+            "fault"
+        }
+    }
+
+    impl Fault {
+        async fn misbehave<T>(&self) -> Result<T, StoreError> {
+            match self {
+                Self::Unavailable => Err(StoreError::unavailable("throttled by secret-table-name")),
+                Self::Failed => Err(StoreError::failed(
+                    "disk I/O error at /secret/path/users.db",
+                )),
+                Self::Slow => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Err(StoreError::failed("unreachable"))
+                }
+                Self::Panics => panic!("a bug"),
+            }
+        }
+    }
+
+    fn app(fault: Fault) -> TestApp {
+        TestApp::with_store(Arc::new(fault), TODAY, None)
+    }
+
+    #[tokio::test]
+    async fn a_temporarily_unavailable_store_is_503_with_retry_after() {
+        let app = app(Fault::Unavailable);
+        for response in [
+            app.get("/hello/alice").await,
+            app.put("alice", "1990-05-01").await,
+        ] {
+            assert!(response.headers().contains_key(header::RETRY_AFTER));
+            let error = error_message(response, StatusCode::SERVICE_UNAVAILABLE).await;
+            assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_an_opaque_500() {
+        let app = app(Fault::Failed);
+        let error = error_message(
+            app.get("/hello/alice").await,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+        .await;
+        assert_eq!(error, "internal error");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_over_the_timeout_is_408() {
+        let app = app(Fault::Slow);
+        error_message(app.get("/hello/alice").await, StatusCode::REQUEST_TIMEOUT).await;
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_an_opaque_500_not_a_dropped_connection() {
+        let app = app(Fault::Panics);
+        let error = error_message(
+            app.get("/hello/alice").await,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+        .await;
+        assert_eq!(error, "internal error");
+    }
+
+    #[tokio::test]
+    async fn readiness_is_503_while_the_store_does_not_answer() {
+        let app = app(Fault::Unavailable);
+        error_message(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(
+            app.get("/healthz").await.status(),
+            StatusCode::OK,
+            "liveness does not depend on the store"
+        );
+    }
+}
+
+mod operations {
+    use super::*;
+
+    #[tokio::test]
+    async fn liveness_and_readiness_are_200_when_all_is_well() {
+        let app = TestApp::new().await;
+        assert_eq!(
+            body_json(app.get("/healthz").await).await,
+            json!({"status": "ok"})
+        );
+        assert_eq!(
+            body_json(app.get("/readyz").await).await,
+            json!({"status": "ready"})
+        );
+    }
+
+    #[tokio::test]
+    async fn readiness_is_503_once_shutdown_begins() {
+        let app = TestApp::new().await;
+        app.lifecycle.begin_shutdown();
+        error_message(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(
+            app.put("alice", "1990-05-01").await.status(),
+            StatusCode::NO_CONTENT,
+            "still serving"
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_use_route_templates_never_usernames() {
+        let app = TestApp::new().await;
+        app.put("metricsuser", "1990-05-01").await;
+        app.get("/hello/metricsuser").await;
+        let response = app.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        let text = body_text(response).await;
+        assert!(!text.contains("metricsuser"));
+        for series in [
+            r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"}"#,
+            r#"http_request_duration_seconds_bucket{method="GET",route="/hello/{username}",status="200""#,
+            r#"store_operation_duration_seconds_bucket{backend="sqlite",operation="put""#,
+            "hello_birthday_build_info{version=",
+        ] {
+            assert!(text.contains(series), "missing {series}");
+        }
+    }
+
+    #[tokio::test]
+    async fn store_errors_are_counted() {
+        let app = TestApp::with_store(Arc::new(faults_store()), TODAY, None);
+        app.get("/hello/alice").await;
+        let text = body_text(app.get("/metrics").await).await;
+        assert!(text.contains(
+            r#"store_operation_errors_total{backend="fault",operation="get",kind="unavailable"}"#
+        ));
+    }
+
+    fn faults_store() -> impl UserStore {
+        struct Throttled;
+        #[async_trait]
+        impl UserStore for Throttled {
+            async fn put(&self, _: &User) -> Result<(), StoreError> {
+                Err(StoreError::unavailable("throttled"))
+            }
+            async fn put_many(&self, _: &[User]) -> Result<(), StoreError> {
+                Err(StoreError::unavailable("throttled"))
+            }
+            async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
+                Err(StoreError::unavailable("throttled"))
+            }
+            async fn all(&self) -> Result<Vec<User>, StoreError> {
+                Err(StoreError::unavailable("throttled"))
+            }
+            async fn ping(&self) -> Result<(), StoreError> {
+                Ok(())
+            }
+            async fn close(&self) {}
+            fn backend(&self) -> &'static str {
+                "fault"
+            }
+        }
+        hello_birthday::store::Instrumented::new(Box::new(Throttled))
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_generated_or_propagated() {
+        let app = TestApp::new().await;
+        let generated = app.get("/healthz").await;
+        assert!(!generated.headers()["x-request-id"].is_empty());
+        let request = Request::get("/healthz")
+            .header("x-request-id", "abc-123")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(request).await.headers()["x-request-id"], "abc-123");
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_covers_every_route_and_status() {
+        let app = TestApp::new().await;
+        let document = body_json(app.get("/openapi.json").await).await;
+        assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+        let hello = &document["paths"]["/hello/{username}"];
+        let statuses = |method: &str| -> Vec<String> {
+            hello[method]["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        for status in ["204", "400", "405", "408", "413", "415", "500", "503"] {
+            assert!(statuses("put").contains(&status.to_owned()), "PUT {status}");
+        }
+        for status in ["200", "400", "404", "405", "408", "500", "503"] {
+            assert!(statuses("get").contains(&status.to_owned()), "GET {status}");
+        }
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            assert!(document["paths"][path]["get"].is_object(), "{path}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Runs the real `hello-birthday` binary as a child process.
+
+use std::net::SocketAddr;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+
+use super::TestDatabase;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_hello-birthday");
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct RunningServer {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts `hello-birthday serve` on a free loopback port and waits until it says it is ready.
+pub async fn start(database: &dyn TestDatabase, extra_args: &[&str]) -> RunningServer {
+    let mut command = Command::new(BINARY);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &database.url(),
+        ])
+        .args(extra_args)
+        .envs(database.env())
+        .env_remove("LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("spawn hello-birthday");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let addr = tokio::time::timeout(STARTUP_TIMEOUT, wait_until_ready(stdout, logs.clone()))
+        .await
+        .expect("the server did not become ready in time");
+    RunningServer { child, addr, logs }
+}
+
+/// Reads JSON log lines until the "ready to serve" one, then keeps draining stdout in the
+/// background so the server never blocks on a full pipe.
+async fn wait_until_ready(stdout: ChildStdout, logs: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read stdout")
+            .expect("the server exited before becoming ready");
+        logs.lock().unwrap().push(line.clone());
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if entry["message"] == "ready to serve" {
+            break entry["address"]
+                .as_str()
+                .expect("address field")
+                .parse()
+                .expect("socket address");
+        }
+    };
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            logs.lock().unwrap().push(line);
+        }
+    });
+    addr
+}
+
+impl RunningServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id().expect("the server is still running") as libc::pid_t;
+        // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+        let result = unsafe { libc::kill(pid, signal) };
+        assert_eq!(result, 0, "kill({pid}, {signal}) failed");
+    }
+
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    pub async fn kill_hard(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.wait_exit().await;
+    }
+
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        tokio::time::timeout(EXIT_TIMEOUT, self.child.wait())
+            .await
+            .expect("the server did not exit in time")
+            .expect("wait for the server")
+    }
+
+    /// Every stdout line so far, parsed as JSON (the binary logs JSON by default).
+    pub fn log_entries(&self) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}

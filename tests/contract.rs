@@ -1,0 +1,72 @@
+//! The values the infrastructure relies on (deploy/service-contract.json) are the ones the
+//! service really uses. Terraform's tests read the same file, so the two cannot drift apart.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clap::Parser;
+use hello_birthday::config::{Cli, Command};
+use hello_birthday::http::{AppState, Limits, router};
+use hello_birthday::lifecycle::Lifecycle;
+use hello_birthday::telemetry;
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn contract() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/service-contract.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read the contract"))
+        .expect("valid JSON")
+}
+
+#[test]
+fn the_default_listen_port_is_the_container_port() {
+    let Command::Serve(args) = Cli::parse_from(["hello-birthday", "serve"]).command else {
+        unreachable!("parsed the serve subcommand")
+    };
+    assert_eq!(
+        u64::from(args.listen.port()),
+        contract()["container_port"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_operations_paths_answer_200() {
+    let (store, _dir) = common::sqlite_store().await;
+    let state = AppState {
+        store,
+        clock: common::clock("2026-11-28"),
+        lifecycle: Lifecycle::default(),
+        metrics: telemetry::metrics_handle(),
+    };
+    let limits = Limits {
+        request_timeout: std::time::Duration::from_secs(5),
+        body_limit: 4096,
+    };
+    let contract = contract();
+    for key in ["liveness_path", "readiness_path", "metrics_path"] {
+        let path = contract[key].as_str().unwrap();
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = router(state.clone(), limits)
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{key} = {path}");
+    }
+}
+
+#[tokio::test]
+async fn the_public_path_pattern_covers_the_api() {
+    let pattern = contract()["public_path_pattern"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = pattern.strip_suffix('*').expect("a prefix pattern");
+    assert!("/hello/alice".starts_with(prefix));
+    for operations_path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        assert!(
+            !operations_path.starts_with(prefix),
+            "{operations_path} would be public"
+        );
+    }
+}
