@@ -4,14 +4,19 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::clock::SystemClock;
-use crate::config::{Cli, Command, ServeArgs};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{
+    Cli, Command, CreateTableArgs, DatabaseUrl, ExportArgs, ImportArgs, ServeArgs,
+};
 use crate::lifecycle::shutdown_signal;
 use crate::server::Server;
-use crate::{healthcheck, telemetry};
+use crate::store::dynamodb::{DynamoDbStore, TableCreated};
+use crate::store::{self, Workload};
+use crate::{healthcheck, telemetry, transfer};
 
 /// Exit code for a command line that cannot be understood, as clap and BSD `sysexits` use.
 const USAGE_ERROR: u8 = 2;
@@ -40,7 +45,49 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Healthcheck(args) => healthcheck::check(&args).await,
+        Command::CreateTable(args) => create_table(args).await,
+        Command::Import(args) => import(args).await,
+        Command::Export(args) => export(args).await,
     }
+}
+
+async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
+    let url = args.database.database_url;
+    match &url {
+        DatabaseUrl::DynamoDb { table } => {
+            let store = DynamoDbStore::connect(table, Workload::Bulk).await?;
+            let outcome = store
+                .create_table()
+                .await
+                .with_context(|| format!("cannot create table {table}"))?;
+            match outcome {
+                TableCreated::Created => println!("created table {table}"),
+                TableCreated::AlreadyExisted => println!("table {table} already exists"),
+            }
+        }
+        // Opening a SQLite store creates the file and migrates its schema.
+        DatabaseUrl::Sqlite(_) => {
+            store::open_for(&url, Workload::Bulk).await?.close().await;
+            println!("{url} is ready");
+        }
+    }
+    Ok(())
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let store = store::open_for(&args.database.database_url, Workload::Bulk).await?;
+    let outcome = transfer::import_file(store.as_ref(), &args.file, SystemClock.today()).await;
+    // Closing flushes SQLite's writer, so what was imported is durable even if some was rejected.
+    store.close().await;
+    outcome.map(drop)
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let store = store::open_for(&args.database.database_url, Workload::Bulk).await?;
+    let outcome = transfer::export(store.as_ref(), std::io::stdout().lock()).await;
+    store.close().await;
+    eprintln!("exported {} users", outcome?);
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -22,6 +22,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Ask a running server whether it is alive; exit 0 if so, 1 if not (for container health checks).
     Healthcheck(HealthcheckArgs),
+    /// Create the store's table for local development (succeeds if it exists). Production
+    /// DynamoDB tables come from Terraform; `serve` never creates them.
+    CreateTable(CreateTableArgs),
+    /// Load users from the previous system's JSON file, `{"alice": {"dateOfBirth": "1990-05-01"}}`.
+    /// Invalid records are listed on stderr and make the exit code non-zero; the valid ones are
+    /// imported. Safe to run again.
+    Import(ImportArgs),
+    /// Write every user to stdout as JSON in the shape `import` reads, sorted by username.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateTableArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The JSON file to import, or `-` for stdin.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Args)]

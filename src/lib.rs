@@ -3,7 +3,7 @@
 //!
 //! Layout: [`domain`] holds the parsed types and the calendar rules, [`http`] the API,
 //! [`store`] the storage backends, [`config`] the command line, [`telemetry`] logs and
-//! metrics, [`server`] the wiring and shutdown sequence.
+//! metrics, [`server`] the wiring and shutdown sequence, [`transfer`] import and export.
 
 pub mod cli;
 pub mod clock;
@@ -15,3 +15,4 @@ pub mod lifecycle;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;

@@ -1,5 +1,6 @@
 //! Where users are kept. One trait, one implementation per backend, chosen by `--database-url`.
 
+pub mod dynamodb;
 mod instrumented;
 pub mod sqlite;
 
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use crate::config::DatabaseUrl;
 use crate::domain::{BirthDate, Username};
 
+pub use dynamodb::Workload;
 pub use instrumented::Instrumented;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -72,12 +74,18 @@ pub trait UserStore: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
-/// Opens the store that `url` names, creating or migrating its schema where the backend allows it.
+/// Opens the store that `url` names for serving requests, creating or migrating its schema
+/// where the backend allows it (SQLite; DynamoDB tables are created by Terraform).
 pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
+    open_for(url, Workload::Serve).await
+}
+
+/// Like [`open`], with timeouts and retries tuned for `workload` where the backend has them.
+pub async fn open_for(url: &DatabaseUrl, workload: Workload) -> anyhow::Result<Arc<dyn UserStore>> {
     let store: Box<dyn UserStore> = match url {
         DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path).await?),
         DatabaseUrl::DynamoDb { table } => {
-            anyhow::bail!("the DynamoDB backend (table {table}) is not available in this build")
+            Box::new(dynamodb::DynamoDbStore::connect(table, workload).await?)
         }
     };
     Ok(Arc::new(Instrumented::new(store)))

@@ -1,0 +1,551 @@
+//! The production store: one DynamoDB table shared by every task.
+//!
+//! Item shape: `username` (S, partition key), `dateOfBirth` (S, `YYYY-MM-DD`), `updatedAt`
+//! (S, RFC 3339). Reads are strongly consistent, so a `GET` after a `204` sees the write from
+//! any task. Region, credentials and endpoint come from the standard AWS SDK chain.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
+    ScalarAttributeType, TableStatus, WriteRequest,
+};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::{BoxError, StoreError, User, UserStore};
+use crate::domain::{BirthDate, IsoDate, Username};
+
+const USERNAME: &str = "username";
+const DATE_OF_BIRTH: &str = "dateOfBirth";
+const UPDATED_AT: &str = "updatedAt";
+
+/// DynamoDB's limit of items in one `BatchWriteItem` call.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// `BatchWriteItem` calls in flight at once within one `put_many`: enough to keep a bulk import
+/// busy without one import starving the table's other clients.
+const BATCH_WRITE_CONCURRENCY: usize = 16;
+/// Rounds of resending what DynamoDB left unprocessed (throttled) before giving up.
+const UNPROCESSED_ROUNDS: u32 = 10;
+const UNPROCESSED_FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const UNPROCESSED_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Error codes DynamoDB uses when a retry later will succeed.
+const TRANSIENT_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// How patient the client is. Both profiles fail well before a caller would give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Serving HTTP requests: answer 503 quickly rather than hold the request past the
+    /// service's own request timeout (10 s by default) or a readiness probe's deadline.
+    Serve,
+    /// Import and export run by an operator: ride out throttling on a busy table.
+    Bulk,
+}
+
+impl Workload {
+    fn timeouts(self) -> TimeoutConfig {
+        let (attempt, operation) = match self {
+            // One slow attempt is abandoned after 2 s; with retries the whole call stays
+            // under 5 s, half the default request timeout.
+            Workload::Serve => (Duration::from_secs(2), Duration::from_secs(5)),
+            // A 1 MB Scan page or a 25-item batch on a throttled table can take a while.
+            Workload::Bulk => (Duration::from_secs(10), Duration::from_secs(60)),
+        };
+        TimeoutConfig::builder()
+            // Inside one region a TCP + TLS handshake takes milliseconds; a second means trouble.
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
+            .build()
+    }
+
+    fn retries(self) -> RetryConfig {
+        match self {
+            // The SDK's defaults start backing off at 1 s, too slow for an interactive request.
+            Workload::Serve => RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_secs(1)),
+            Workload::Bulk => RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// The Mozilla root certificates compiled into the binary, as one PEM bundle.
+///
+/// The service ships in an image with no CA files, so it must not depend on the host's trust
+/// store; compiling the roots in also means the certificates DynamoDB presents are checked
+/// against a list that only changes when we rebuild.
+pub fn mozilla_roots_pem() -> String {
+    let mut pem = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let encoded = aws_smithy_types::base64::encode(cert.as_ref());
+        // Base64 is ASCII, so splitting at any byte offset is safe.
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
+/// The SDK's HTTP client: rustls with ring (no C toolchain beyond `cc`, links statically) and
+/// only the compiled-in roots; the host's CA files are never read.
+fn http_client() -> anyhow::Result<SharedHttpClient> {
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(mozilla_roots_pem());
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .context("cannot set up TLS for DynamoDB")?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https())
+}
+
+/// The standard chain for region, credentials and endpoint, with our timeouts, retries and
+/// HTTP client. Tests override the endpoint, region and credentials before loading.
+pub fn config_loader(workload: Workload) -> anyhow::Result<ConfigLoader> {
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client()?)
+        .timeout_config(workload.timeouts())
+        .retry_config(workload.retries()))
+}
+
+/// Loads the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, the
+/// credential chain including the ECS task role).
+pub async fn sdk_config(workload: Workload) -> anyhow::Result<SdkConfig> {
+    let config = config_loader(workload)?.load().await;
+    // Without a region the SDK would fail every request; say so once, at start.
+    anyhow::ensure!(
+        config.region().is_some(),
+        "no AWS region configured: set AWS_REGION (or a profile's region)"
+    );
+    Ok(config)
+}
+
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDbStore {
+    /// Builds a client for `table`. Does not contact DynamoDB: the service starts even while
+    /// the table is unreachable, and readiness reports when it becomes reachable.
+    pub async fn connect(table: &str, workload: Workload) -> anyhow::Result<Self> {
+        let config = sdk_config(workload).await?;
+        Ok(Self::new(Client::new(&config), table))
+    }
+
+    pub fn new(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// Creates the table for local development and waits until it is active. Succeeds if it
+    /// already exists. Production tables come from Terraform, never from here.
+    pub async fn create_table(&self) -> Result<TableCreated, StoreError> {
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(USERNAME)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(StoreError::failed)?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(USERNAME)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(StoreError::failed)?,
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        let outcome = match created {
+            Ok(_) => TableCreated::Created,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                TableCreated::AlreadyExisted
+            }
+            Err(error) => return Err(self.classify("CreateTable", error)),
+        };
+        // A new table takes a few seconds to become usable on AWS.
+        for _ in 0..120 {
+            if self.table_status().await? == Some(TableStatus::Active) {
+                return Ok(outcome);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::unavailable(format!(
+            "table {} did not become active within a minute",
+            self.table
+        )))
+    }
+
+    async fn table_status(&self) -> Result<Option<TableStatus>, StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.classify("DescribeTable", e))?;
+        Ok(described.table.and_then(|t| t.table_status))
+    }
+
+    fn classify<E>(&self, operation: &'static str, error: SdkError<E, HttpResponse>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let transient = match &error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ResponseError(e) => e.raw().status().is_server_error(),
+            SdkError::ServiceError(e) => {
+                e.raw().status().is_server_error()
+                    || e.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+            }
+            _ => false,
+        };
+        let error = Failure {
+            operation,
+            table: self.table.clone(),
+            source: error.into(),
+        };
+        if transient {
+            StoreError::unavailable(error)
+        } else {
+            StoreError::failed(error)
+        }
+    }
+
+    /// Writes at most 25 distinct users, resending whatever DynamoDB leaves unprocessed.
+    async fn write_batch(&self, users: &[User], updated_at: &str) -> Result<(), StoreError> {
+        let mut pending: Vec<WriteRequest> = users
+            .iter()
+            .map(|user| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item(user, updated_at)))
+                    .build()
+                    .map_err(StoreError::failed)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut backoff = UNPROCESSED_FIRST_BACKOFF;
+        for round in 1..=UNPROCESSED_ROUNDS {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|e| self.classify("BatchWriteItem", e))?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut tables| tables.remove(&self.table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if round < UNPROCESSED_ROUNDS {
+                // Full jitter: concurrent batches that were throttled together spread out.
+                tokio::time::sleep(backoff.mul_f64(jitter())).await;
+                backoff = (backoff * 2).min(UNPROCESSED_MAX_BACKOFF);
+            }
+        }
+        Err(StoreError::unavailable(format!(
+            "DynamoDB left {} items of table {} unprocessed after {UNPROCESSED_ROUNDS} attempts",
+            pending.len(),
+            self.table
+        )))
+    }
+}
+
+/// What `create-table` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableCreated {
+    Created,
+    AlreadyExisted,
+}
+
+/// A failed call, with the operation and table named so logs point at the cause.
+#[derive(Debug)]
+struct Failure {
+    operation: &'static str,
+    table: String,
+    source: BoxError,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DynamoDB {} on table {}", self.operation, self.table)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// A factor in [0, 1) that differs between calls, from the standard library's per-instance
+/// random hash keys, so no random-number crate is needed for backoff jitter.
+fn jitter() -> f64 {
+    let bits = RandomState::new().hash_one(0u8);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn item(user: &User, updated_at: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            USERNAME.to_owned(),
+            AttributeValue::S(user.username.as_str().to_owned()),
+        ),
+        (
+            DATE_OF_BIRTH.to_owned(),
+            AttributeValue::S(user.birth_date.to_string()),
+        ),
+        (
+            UPDATED_AT.to_owned(),
+            AttributeValue::S(updated_at.to_owned()),
+        ),
+    ])
+}
+
+fn string_attribute<'a>(
+    item: &'a HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::failed(format!("stored item has no string attribute {name}")))
+}
+
+fn decode_birth_date(item: &HashMap<String, AttributeValue>) -> Result<BirthDate, StoreError> {
+    let date = string_attribute(item, DATE_OF_BIRTH)?;
+    IsoDate::parse(date)
+        .map(BirthDate::recorded)
+        .map_err(|e| StoreError::failed(format!("stored date {date:?} is invalid: {e}")))
+}
+
+fn decode(item: &HashMap<String, AttributeValue>) -> Result<User, StoreError> {
+    let name = string_attribute(item, USERNAME)?;
+    let username = Username::parse(name)
+        .map_err(|e| StoreError::failed(format!("stored username {name:?} is invalid: {e}")))?;
+    Ok(User {
+        username,
+        birth_date: decode_birth_date(item)?,
+    })
+}
+
+/// Keeps the last write of each username, in order: `BatchWriteItem` rejects a batch that
+/// names one key twice, and the last one is what a sequence of `put`s would leave.
+fn last_write_wins(users: &[User]) -> Vec<&User> {
+    let mut position: HashMap<&Username, usize> = HashMap::with_capacity(users.len());
+    let mut unique: Vec<&User> = Vec::with_capacity(users.len());
+    for user in users {
+        match position.get(&user.username) {
+            Some(&at) => unique[at] = user,
+            None => {
+                position.insert(&user.username, unique.len());
+                unique.push(user);
+            }
+        }
+    }
+    unique
+}
+
+#[async_trait]
+impl UserStore for DynamoDbStore {
+    async fn put(&self, user: &User) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(user, &now_rfc3339())))
+            .send()
+            .await
+            .map_err(|e| self.classify("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn put_many(&self, users: &[User]) -> Result<(), StoreError> {
+        let updated_at = now_rfc3339();
+        let unique = last_write_wins(users);
+        // Owned chunks keep the stream's closure free of borrowed-slice lifetimes, which the
+        // `Send` future that `async_trait` needs cannot express.
+        let chunks: Vec<Vec<User>> = unique
+            .chunks(BATCH_WRITE_LIMIT)
+            .map(|chunk| chunk.iter().map(|&user| user.clone()).collect())
+            .collect();
+        let updated_at = &updated_at;
+        futures_util::stream::iter(chunks)
+            .map(|chunk| async move { self.write_batch(&chunk, updated_at).await })
+            .buffer_unordered(BATCH_WRITE_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(USERNAME, AttributeValue::S(username.as_str().to_owned()))
+            .consistent_read(true)
+            .projection_expression(DATE_OF_BIRTH)
+            .send()
+            .await
+            .map_err(|e| self.classify("GetItem", e))?;
+        output.item.as_ref().map(decode_birth_date).transpose()
+    }
+
+    async fn all(&self) -> Result<Vec<User>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            // An export right after an import must contain every imported user.
+            .consistent_read(true)
+            .projection_expression("#u, #d")
+            .expression_attribute_names("#u", USERNAME)
+            .expression_attribute_names("#d", DATE_OF_BIRTH)
+            .into_paginator()
+            .send();
+        let mut users = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.classify("Scan", e))?;
+            for item in page.items() {
+                users.push(decode(item)?);
+            }
+        }
+        Ok(users)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self.table_status().await? {
+            // UPDATING still serves reads and writes (e.g. while capacity changes).
+            Some(TableStatus::Active | TableStatus::Updating) => Ok(()),
+            status => Err(StoreError::unavailable(format!(
+                "table {} is not active (status {status:?})",
+                self.table
+            ))),
+        }
+    }
+
+    async fn close(&self) {
+        // Every write is acknowledged by DynamoDB before `put` returns; nothing is buffered.
+    }
+
+    fn backend(&self) -> &'static str {
+        "dynamodb"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, date: &str) -> User {
+        User {
+            username: Username::parse(name).unwrap(),
+            birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
+        }
+    }
+
+    #[test]
+    fn duplicates_in_one_batch_keep_the_last_write_in_first_position() {
+        let users = [
+            user("alice", "1990-01-01"),
+            user("bob", "1991-01-01"),
+            user("alice", "1992-01-01"),
+        ];
+        let unique = last_write_wins(&users);
+        assert_eq!(unique, [&users[2], &users[1]]);
+    }
+
+    #[test]
+    fn compiled_in_roots_form_a_parsable_pem_bundle() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let bundle = mozilla_roots_pem();
+        let parsed: Vec<_> = CertificateDer::pem_slice_iter(bundle.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("valid PEM");
+        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        assert!(
+            parsed.len() > 100,
+            "Mozilla ships well over 100 roots, got {}",
+            parsed.len()
+        );
+        assert_eq!(
+            parsed[0].as_ref(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref()
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_unit_interval() {
+        for _ in 0..1000 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+    }
+
+    #[test]
+    fn timeouts_and_retries_are_explicit() {
+        for workload in [Workload::Serve, Workload::Bulk] {
+            let timeouts = workload.timeouts();
+            assert!(timeouts.connect_timeout().is_some());
+            assert!(timeouts.operation_attempt_timeout().is_some());
+            assert!(timeouts.operation_timeout().is_some());
+            assert!(workload.retries().has_retry());
+        }
+        let serve = Workload::Serve.timeouts().operation_timeout().unwrap();
+        assert!(
+            serve < Duration::from_secs(10),
+            "must fail before the default request timeout"
+        );
+    }
+}

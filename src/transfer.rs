@@ -1,0 +1,449 @@
+//! Moving users in and out of a store: `import` reads the previous system's JSON file,
+//! `export` writes the same shape, so a backup can be imported again.
+//!
+//! The file is `{"alice": {"dateOfBirth": "1990-05-01"}, ...}`. It is parsed as a stream on a
+//! blocking thread while the previous batch is being written, so memory stays bounded by a
+//! few batches whatever the file's size.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
+use tokio::sync::mpsc;
+
+use crate::domain::{BirthDate, IsoDate, Username};
+use crate::store::{User, UserStore};
+
+/// Users per `put_many`: one SQLite transaction, or 200 DynamoDB batches written concurrently.
+/// Large enough to amortise a commit, small enough that a few in the pipeline stay cheap.
+pub const IMPORT_BATCH: usize = 5_000;
+/// Batches parsed ahead of the writer.
+const PIPELINE_DEPTH: usize = 4;
+/// Longest name echoed back in a rejection, so a garbage key cannot flood the terminal.
+const MAX_REPORTED_NAME: usize = 80;
+
+/// One record of the old file. Unknown fields are ignored, as the API ignores them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    date_of_birth: IsoDate,
+}
+
+/// A record that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub name: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut name: String = self.name.chars().take(MAX_REPORTED_NAME).collect();
+        if name.len() < self.name.len() {
+            name.push('…');
+        }
+        // Debug formatting quotes the name and escapes control characters.
+        write!(f, "rejected {name:?}: {}", self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub imported: u64,
+    pub rejected: u64,
+    pub elapsed: Duration,
+}
+
+/// What an import tells its caller while it runs.
+pub enum ImportEvent<'a> {
+    Rejected(&'a Rejection),
+    /// After each written batch: bytes of input consumed, users written so far.
+    Progress {
+        bytes_read: u64,
+        imported: u64,
+    },
+}
+
+/// Applies the API's rules to one record.
+fn validate(name: String, record: serde_json::Value, today: NaiveDate) -> Result<User, Rejection> {
+    let reject = |name: String, reason: String| Rejection { name, reason };
+    let username = match Username::parse(name.as_str()) {
+        Ok(username) => username,
+        Err(error) => return Err(reject(name, error.to_string())),
+    };
+    if !record.is_object() {
+        return Err(reject(
+            name,
+            r#"record must be an object like {"dateOfBirth": "YYYY-MM-DD"}"#.to_owned(),
+        ));
+    }
+    let record = match Record::deserialize(record) {
+        Ok(record) => record,
+        Err(error) => return Err(reject(name, error.to_string())),
+    };
+    match BirthDate::new(record.date_of_birth, today) {
+        Ok(birth_date) => Ok(User {
+            username,
+            birth_date,
+        }),
+        Err(error) => Err(reject(name, error.to_string())),
+    }
+}
+
+enum Parsed {
+    Batch(Vec<User>),
+    Rejected(Rejection),
+}
+
+/// Walks the top-level object entry by entry, handing each outcome to `emit`.
+struct Records<'a> {
+    today: NaiveDate,
+    emit: &'a mut dyn FnMut(Result<User, Rejection>) -> bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Records<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(r#"a JSON object like {"alice": {"dateOfBirth": "1990-05-01"}}"#)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        while let Some(name) = entries.next_key::<String>()? {
+            let record: serde_json::Value = entries.next_value()?;
+            if !(self.emit)(validate(name, record, self.today)) {
+                return Err(A::Error::custom("stopped because writing failed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts bytes as they are read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Parses `input` on a blocking thread and sends batches of valid users and each rejection.
+fn spawn_parser(
+    input: impl Read + Send + 'static,
+    today: NaiveDate,
+    batch_size: usize,
+    bytes_read: Arc<AtomicU64>,
+    out: mpsc::Sender<Parsed>,
+) -> tokio::task::JoinHandle<Result<(), serde_json::Error>> {
+    tokio::task::spawn_blocking(move || {
+        let reader = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: input,
+                count: bytes_read,
+            },
+        );
+        let mut deserializer = serde_json::Deserializer::from_reader(reader);
+        let mut batch = Vec::with_capacity(batch_size);
+        // Returns false once the writer has gone away, which stops the parse.
+        let mut emit = |outcome: Result<User, Rejection>| match outcome {
+            Ok(user) => {
+                batch.push(user);
+                if batch.len() < batch_size {
+                    return true;
+                }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                out.blocking_send(Parsed::Batch(full)).is_ok()
+            }
+            Err(rejection) => out.blocking_send(Parsed::Rejected(rejection)).is_ok(),
+        };
+        Records {
+            today,
+            emit: &mut emit,
+        }
+        .deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        if !batch.is_empty() {
+            // If the writer is gone it has already reported why.
+            let _ = out.blocking_send(Parsed::Batch(batch));
+        }
+        Ok(())
+    })
+}
+
+/// Imports every valid record of `input` into `store`, reporting through `on_event`.
+/// Running it twice leaves the same data: every write is an upsert of the whole user.
+pub async fn import(
+    store: &dyn UserStore,
+    input: impl Read + Send + 'static,
+    today: NaiveDate,
+    batch_size: usize,
+    mut on_event: impl FnMut(ImportEvent<'_>),
+) -> anyhow::Result<ImportSummary> {
+    let started = Instant::now();
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let (batches, mut parsed) = mpsc::channel(PIPELINE_DEPTH);
+    let parser = spawn_parser(input, today, batch_size.max(1), bytes_read.clone(), batches);
+    let mut summary = ImportSummary {
+        imported: 0,
+        rejected: 0,
+        elapsed: Duration::ZERO,
+    };
+    // Batches are written one after another, in file order, so a name that appears twice
+    // ends up with its last value, as a series of PUTs would leave it.
+    while let Some(item) = parsed.recv().await {
+        match item {
+            Parsed::Batch(users) => {
+                store.put_many(&users).await.with_context(|| {
+                    format!(
+                        "writing users failed after {} were imported",
+                        summary.imported
+                    )
+                })?;
+                summary.imported += users.len() as u64;
+                on_event(ImportEvent::Progress {
+                    bytes_read: bytes_read.load(Ordering::Relaxed),
+                    imported: summary.imported,
+                });
+            }
+            Parsed::Rejected(rejection) => {
+                summary.rejected += 1;
+                on_event(ImportEvent::Rejected(&rejection));
+            }
+        }
+    }
+    parser
+        .await
+        .context("the parser thread failed")?
+        .context("the input is not valid JSON of the expected shape")?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// `hello-birthday import FILE`: imports with a progress bar on a terminal, prints each
+/// rejection on stderr and a summary on stdout, and fails if anything was rejected.
+pub async fn import_file(
+    store: &dyn UserStore,
+    path: &Path,
+    today: NaiveDate,
+) -> anyhow::Result<ImportSummary> {
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if path == Path::new("-") {
+        (Box::new(io::stdin()), None)
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let bar = progress_bar(size);
+    let summary = import(store, input, today, IMPORT_BATCH, |event| match event {
+        ImportEvent::Rejected(rejection) => bar.suspend(|| eprintln!("{rejection}")),
+        ImportEvent::Progress {
+            bytes_read,
+            imported,
+        } => {
+            bar.set_position(bytes_read);
+            let rate = imported as f64 / bar.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{imported} users, {rate:.0} users/s"));
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    println!(
+        "imported {} users, rejected {}, in {:.1} s ({:.0} users/s)",
+        summary.imported,
+        summary.rejected,
+        summary.elapsed.as_secs_f64(),
+        summary.imported as f64 / summary.elapsed.as_secs_f64().max(1e-3),
+    );
+    anyhow::ensure!(
+        summary.rejected == 0,
+        "{} records were rejected (listed above); the valid ones were imported",
+        summary.rejected
+    );
+    Ok(summary)
+}
+
+/// A bar on a terminal, nothing at all when stderr is piped (the summary says it all).
+fn progress_bar(size: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match size {
+        Some(size) => ProgressBar::new(size).with_style(
+            ProgressStyle::with_template(
+                "{wide_bar} {percent:>3}% {binary_bytes}/{binary_total_bytes} {msg} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar
+}
+
+/// `hello-birthday export`: every user, sorted by name, in the shape `import` reads.
+pub async fn export(store: &dyn UserStore, out: impl Write) -> anyhow::Result<usize> {
+    let mut users = store.all().await.context("cannot read the users")?;
+    users.sort_unstable_by(|a, b| a.username.cmp(&b.username));
+    let mut out = BufWriter::with_capacity(256 * 1024, out);
+    write_json(&users, &mut out)
+        .and_then(|()| out.flush())
+        .context("cannot write the export")?;
+    Ok(users.len())
+}
+
+/// One user per line, so exports diff well and stay readable.
+fn write_json(users: &[User], out: &mut impl Write) -> io::Result<()> {
+    out.write_all(b"{")?;
+    for (i, user) in users.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+        serde_json::to_writer(&mut *out, user.username.as_str())?;
+        write!(out, r#": {{"dateOfBirth": "{}"}}"#, user.birth_date)?;
+    }
+    out.write_all(if users.is_empty() { b"}\n" } else { b"\n}\n" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        IsoDate::parse("2026-11-28").unwrap().as_naive()
+    }
+
+    fn check(name: &str, record: serde_json::Value) -> Result<String, String> {
+        validate(name.to_owned(), record, today())
+            .map(|user| format!("{}={}", user.username, user.birth_date))
+            .map_err(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn accepts_what_the_api_accepts() {
+        assert_eq!(
+            check("alice", serde_json::json!({"dateOfBirth": "1990-05-01"})),
+            Ok("alice=1990-05-01".into())
+        );
+        assert_eq!(
+            check(
+                "Bob",
+                serde_json::json!({"dateOfBirth": "2026-11-27", "extra": 1})
+            ),
+            Ok("Bob=2026-11-27".into())
+        );
+    }
+
+    #[test]
+    fn rejects_what_the_api_rejects_with_a_reason() {
+        let cases = [
+            (
+                "al1ce",
+                serde_json::json!({"dateOfBirth": "1990-05-01"}),
+                "letters",
+            ),
+            (
+                "",
+                serde_json::json!({"dateOfBirth": "1990-05-01"}),
+                "empty",
+            ),
+            (
+                "alice",
+                serde_json::json!({"dateOfBirth": "2026-11-28"}),
+                "before today",
+            ),
+            (
+                "alice",
+                serde_json::json!({"dateOfBirth": "2021-02-29"}),
+                "does not exist",
+            ),
+            (
+                "alice",
+                serde_json::json!({"dateOfBirth": "1990-1-1"}),
+                "YYYY-MM-DD",
+            ),
+            (
+                "alice",
+                serde_json::json!({"dateOfBirth": 19900101}),
+                "invalid type",
+            ),
+            (
+                "alice",
+                serde_json::json!({"dateOfBirth": null}),
+                "invalid type",
+            ),
+            (
+                "alice",
+                serde_json::json!({}),
+                "missing field `dateOfBirth`",
+            ),
+            (
+                "alice",
+                serde_json::json!("1990-05-01"),
+                "must be an object",
+            ),
+        ];
+        for (name, record, expected) in cases {
+            let reason = check(name, record.clone()).expect_err(&format!("{name} {record}"));
+            assert!(reason.contains(expected), "{name} {record}: {reason}");
+        }
+    }
+
+    #[test]
+    fn rejection_lines_quote_and_shorten_the_name() {
+        let long = Rejection {
+            name: "x\n".repeat(100),
+            reason: "r".into(),
+        };
+        let line = long.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.len() < 200, "{line}");
+    }
+
+    #[test]
+    fn export_shape_is_the_import_shape() {
+        let user = |name: &str, date: &str| User {
+            username: Username::parse(name).unwrap(),
+            birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
+        };
+        let mut out = Vec::new();
+        write_json(
+            &[user("Bob", "1991-02-03"), user("alice", "1990-05-01")],
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\n  \"Bob\": {\"dateOfBirth\": \"1991-02-03\"},\n  \"alice\": {\"dateOfBirth\": \"1990-05-01\"}\n}\n"
+        );
+        let mut empty = Vec::new();
+        write_json(&[], &mut empty).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&empty).unwrap(),
+            serde_json::json!({})
+        );
+    }
+}
