@@ -286,6 +286,7 @@ macro_rules! binary_tests_for {
 }
 
 binary_tests_for!(sqlite, SqliteDatabase::fresh().await);
+binary_tests_for!(dynamodb, common::dynamodb::DynamoDbDatabase::fresh().await);
 
 /// Configuration mistakes stop the process at once with one line on stderr, never a panic.
 mod bad_configuration {

@@ -1,0 +1,143 @@
+//! DynamoDB for tests: a local emulator (moto) shared by every test of one test binary, and a
+//! fresh table with a random name for each test, so tests never see each other's data.
+//!
+//! `scripts/check/10-rust.sh` starts one emulator for all test binaries and passes its address
+//! in `HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT`. Without it (plain `cargo test`), each test binary
+//! starts its own from the venv that script installs. These tests never skip.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use hello_birthday::store::UserStore;
+use hello_birthday::store::Workload;
+use hello_birthday::store::dynamodb::{DynamoDbStore, TableCreated, config_loader};
+
+use super::TestDatabase;
+
+pub const ENDPOINT_VAR: &str = "HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT";
+pub const REGION: &str = "eu-west-1";
+
+/// The emulator's base URL, starting it on first use.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var(ENDPOINT_VAR) {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => start_moto(),
+    })
+}
+
+fn start_moto() -> String {
+    let moto = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venvs/moto/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} is missing: run ./scripts/test.sh rust once to install the emulator",
+        moto.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // A static's destructor never runs, so a watcher shell stops the emulator once this test
+    // process is gone, instead of leaving one moto behind per test binary.
+    let script = format!(
+        r#""$0" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; trap 'kill $m' EXIT; while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done"#,
+        pid = std::process::id()
+    );
+    let mut watcher = Command::new("sh")
+        .args(["-c", &script])
+        .arg(&moto)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    // Reaps the watcher if it ends first (moto crashed), so no zombie lingers.
+    std::thread::spawn(move || watcher.wait());
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://{address}")
+}
+
+/// Environment that points the binary (or the SDK's standard chain) at the emulator.
+pub fn env() -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        // Keep a developer's own AWS profile out of the tests.
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub fn random_table_name() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A store on `table` at the emulator, configured like production except for the endpoint,
+/// region and credentials.
+pub async fn store_for(table: &str, workload: Workload) -> DynamoDbStore {
+    store_at(endpoint(), table, workload).await
+}
+
+/// A store on `table` at any endpoint (also unreachable ones, for failure tests).
+pub async fn store_at(endpoint: &str, table: &str, workload: Workload) -> DynamoDbStore {
+    let config = config_loader(workload)
+        .expect("SDK config")
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await;
+    DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)
+}
+
+/// Creates a table with a random name and returns a store on it.
+pub async fn fresh_store() -> (Arc<dyn UserStore>, String) {
+    let table = random_table_name();
+    let store = store_for(&table, Workload::Serve).await;
+    assert_eq!(
+        store.create_table().await.expect("create table"),
+        TableCreated::Created
+    );
+    (Arc::new(store), table)
+}
+
+/// A fresh table the real binary can be pointed at.
+pub struct DynamoDbDatabase {
+    table: String,
+}
+
+impl DynamoDbDatabase {
+    pub async fn fresh() -> Self {
+        let (_, table) = fresh_store().await;
+        Self { table }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+impl TestDatabase for DynamoDbDatabase {
+    fn url(&self) -> String {
+        format!("dynamodb://{}", self.table)
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        env()
+    }
+}

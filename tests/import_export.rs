@@ -1,0 +1,253 @@
+//! `hello-birthday import` and `export`, run as the real binary against each backend.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TestDatabase;
+use common::dynamodb::DynamoDbDatabase;
+use common::server::BINARY;
+use serde_json::{Value, json};
+
+fn run(database: &dyn TestDatabase, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .args(["--database-url", &database.url()])
+        .envs(database.env())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run hello-birthday")
+}
+
+fn import(database: &dyn TestDatabase, file: &Path) -> Output {
+    run(database, &["import", file.to_str().expect("utf-8 path")])
+}
+
+fn export(database: &dyn TestDatabase) -> String {
+    let output = run(database, &["export"]);
+    assert!(output.status.success(), "export failed: {output:?}");
+    String::from_utf8(output.stdout).expect("utf-8 export")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write input");
+    path
+}
+
+/// `n` valid users in the old format; more than one import batch when `n` > 5000.
+fn old_format(n: usize) -> String {
+    let users: serde_json::Map<String, Value> = (0..n)
+        .map(|i| {
+            let name: String = format!("{i:06}")
+                .bytes()
+                .map(|d| char::from(b'a' + d - b'0'))
+                .collect();
+            let date = format!("{:04}-{:02}-{:02}", 1940 + i % 80, 1 + i % 12, 1 + i % 28);
+            (format!("user{name}"), json!({"dateOfBirth": date}))
+        })
+        .collect();
+    Value::Object(users).to_string()
+}
+
+pub async fn rejects_bad_records_with_reasons_and_imports_the_rest(database: &dyn TestDatabase) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(
+        dir.path(),
+        "old.json",
+        r#"{
+            "alice": {"dateOfBirth": "1990-05-01"},
+            "b0b": {"dateOfBirth": "1990-05-01"},
+            "carol": {"dateOfBirth": "2021-02-29"},
+            "dave": {"dateOfBirth": "9999-01-01"},
+            "erin": {"dateOfBirth": 19900501},
+            "frank": {},
+            "Grace": {"dateOfBirth": "1985-12-31", "nickname": "G"}
+        }"#,
+    );
+    let output = import(database, &input);
+    assert!(!output.status.success(), "rejections must fail the run");
+    let errors = stderr(&output);
+    for (name, reason) in [
+        ("b0b", "only the letters"),
+        ("carol", "does not exist"),
+        ("dave", "before today"),
+        ("erin", "invalid type"),
+        ("frank", "missing field"),
+    ] {
+        assert!(
+            errors
+                .lines()
+                .any(|l| l.contains(&format!("\"{name}\"")) && l.contains(reason)),
+            "no rejection of {name} for {reason:?} in:\n{errors}"
+        );
+    }
+    assert!(errors.contains("5 records were rejected"), "{errors}");
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.contains("imported 2 users, rejected 5"),
+        "{summary}"
+    );
+    let exported: Value = serde_json::from_str(&export(database)).expect("JSON export");
+    assert_eq!(
+        exported,
+        json!({
+            "Grace": {"dateOfBirth": "1985-12-31"},
+            "alice": {"dateOfBirth": "1990-05-01"},
+        })
+    );
+}
+
+pub async fn importing_twice_leaves_the_same_data(database: &dyn TestDatabase) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(dir.path(), "old.json", &old_format(6_000));
+    let first = import(database, &input);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let after_first = export(database);
+    let second = import(database, &input);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(export(database), after_first);
+    let exported: Value = serde_json::from_str(&after_first).expect("JSON export");
+    assert_eq!(exported.as_object().map(|o| o.len()), Some(6_000));
+}
+
+pub async fn an_export_imports_back_to_the_same_data(
+    source: &dyn TestDatabase,
+    target: &dyn TestDatabase,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let original = old_format(300);
+    let imported = import(source, &write(dir.path(), "old.json", &original));
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let backup = export(source);
+    assert_eq!(
+        serde_json::from_str::<Value>(&backup).expect("JSON export"),
+        serde_json::from_str::<Value>(&original).expect("JSON input"),
+    );
+    let keys: Vec<&str> = backup
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix('"')?.split('"').next())
+        .collect();
+    assert!(keys.is_sorted(), "export is not sorted by username");
+    let restored = import(target, &write(dir.path(), "backup.json", &backup));
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    assert_eq!(export(target), backup);
+}
+
+pub async fn malformed_input_fails_with_one_clear_line(database: &dyn TestDatabase) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (content, expected) in [
+        (r#"{"alice": {"dateOfBirth": "1990-05-01"}"#, "EOF"),
+        (r#"["alice"]"#, "a JSON object"),
+        (
+            r#"{"alice": {"dateOfBirth": "1990-05-01"}} trailing"#,
+            "trailing",
+        ),
+    ] {
+        let output = import(database, &write(dir.path(), "bad.json", content));
+        assert!(!output.status.success(), "{content}");
+        let errors = stderr(&output);
+        assert!(
+            errors.starts_with("error: ") && errors.contains(expected),
+            "{content}: {errors}"
+        );
+        assert!(!errors.contains("panicked"), "{errors}");
+    }
+    let missing = import(database, Path::new("/nonexistent/users.json"));
+    assert!(stderr(&missing).contains("cannot open /nonexistent/users.json"));
+}
+
+pub async fn exporting_an_empty_store_gives_an_empty_object(database: &dyn TestDatabase) {
+    let exported: Value = serde_json::from_str(&export(database)).expect("JSON export");
+    assert_eq!(exported, json!({}));
+}
+
+macro_rules! transfer_tests_for {
+    ($backend:ident, $database:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn rejects_bad_records_with_reasons_and_imports_the_rest() {
+                super::rejects_bad_records_with_reasons_and_imports_the_rest(&$database).await;
+            }
+
+            #[tokio::test]
+            async fn importing_twice_leaves_the_same_data() {
+                super::importing_twice_leaves_the_same_data(&$database).await;
+            }
+
+            #[tokio::test]
+            async fn an_export_imports_back_to_the_same_data() {
+                super::an_export_imports_back_to_the_same_data(&$database, &$database).await;
+            }
+
+            #[tokio::test]
+            async fn malformed_input_fails_with_one_clear_line() {
+                super::malformed_input_fails_with_one_clear_line(&$database).await;
+            }
+
+            #[tokio::test]
+            async fn exporting_an_empty_store_gives_an_empty_object() {
+                super::exporting_an_empty_store_gives_an_empty_object(&$database).await;
+            }
+        }
+    };
+}
+
+transfer_tests_for!(sqlite, common::SqliteDatabase::fresh().await);
+transfer_tests_for!(dynamodb, DynamoDbDatabase::fresh().await);
+
+/// Backups move between backends too.
+#[tokio::test]
+async fn a_sqlite_export_imports_into_dynamodb() {
+    an_export_imports_back_to_the_same_data(
+        &common::SqliteDatabase::fresh().await,
+        &DynamoDbDatabase::fresh().await,
+    )
+    .await;
+}
+
+/// The release image has no CA files at all: the binary must not need them to start. TLS
+/// trusts the Mozilla roots compiled in (see docs/dynamodb.md), never the host's.
+#[tokio::test]
+async fn starts_and_talks_to_dynamodb_without_any_ca_files_on_the_host() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let nothing = empty.path().join("no-such-bundle.pem");
+    let database = DynamoDbDatabase::fresh().await;
+    let output = Command::new(BINARY)
+        .args(["create-table", "--database-url", &database.url()])
+        .envs(database.env())
+        .env("SSL_CERT_FILE", &nothing)
+        .env("SSL_CERT_DIR", empty.path())
+        .output()
+        .expect("run hello-birthday");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("table {} already exists", database.table())
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn create_table_requires_a_region() {
+    let output = Command::new(BINARY)
+        .args(["create-table", "--database-url", "dynamodb://users"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run hello-birthday");
+    assert!(!output.status.success());
+    let errors = stderr(&output);
+    assert_eq!(errors.lines().count(), 1, "{errors}");
+    assert!(errors.contains("AWS_REGION"), "{errors}");
+}

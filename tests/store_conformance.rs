@@ -1,0 +1,266 @@
+//! What every store must do, written once and run against each backend: SQLite on a temporary
+//! file and DynamoDB on a local emulator. A new backend gets the same suite by adding one line
+//! at the bottom.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use hello_birthday::domain::{BirthDate, IsoDate, Username};
+use hello_birthday::store::{StoreError, User, UserStore, Workload};
+
+fn name(text: &str) -> Username {
+    Username::parse(text).expect("test names are valid")
+}
+
+fn born(text: &str) -> BirthDate {
+    BirthDate::recorded(IsoDate::parse(text).expect("test dates are valid"))
+}
+
+fn user(username: &str, date: &str) -> User {
+    User {
+        username: name(username),
+        birth_date: born(date),
+    }
+}
+
+/// A distinct valid name for each index: letters only, so digits are spelled out.
+fn nth_name(i: usize) -> String {
+    let mut name = String::from("user");
+    let mut n = i;
+    loop {
+        name.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            break name;
+        }
+    }
+}
+
+/// A valid date that differs with `i`.
+fn nth_date(i: usize) -> String {
+    format!("{:04}-{:02}-{:02}", 1950 + i % 60, 1 + i % 12, 1 + i % 28)
+}
+
+async fn contents(store: &dyn UserStore) -> BTreeMap<String, String> {
+    store
+        .all()
+        .await
+        .expect("all")
+        .into_iter()
+        .map(|u| (u.username.to_string(), u.birth_date.to_string()))
+        .collect()
+}
+
+pub async fn creates_a_user_and_reads_it_back(store: &dyn UserStore) {
+    store.put(&user("alice", "1990-05-01")).await.expect("put");
+    assert_eq!(
+        store.get(&name("alice")).await.expect("get"),
+        Some(born("1990-05-01"))
+    );
+}
+
+pub async fn replaces_an_existing_user(store: &dyn UserStore) {
+    store.put(&user("alice", "1990-05-01")).await.expect("put");
+    store.put(&user("alice", "1985-12-31")).await.expect("put");
+    assert_eq!(
+        store.get(&name("alice")).await.expect("get"),
+        Some(born("1985-12-31"))
+    );
+    assert_eq!(contents(store).await.len(), 1);
+}
+
+pub async fn reading_a_missing_user_is_none_not_an_error(store: &dyn UserStore) {
+    assert_eq!(store.get(&name("nobody")).await.expect("get"), None);
+    store
+        .put(&user("somebody", "1990-05-01"))
+        .await
+        .expect("put");
+    assert_eq!(store.get(&name("nobody")).await.expect("get"), None);
+}
+
+pub async fn names_that_differ_only_in_case_are_different_users(store: &dyn UserStore) {
+    store.put(&user("alice", "1990-01-01")).await.expect("put");
+    store.put(&user("Alice", "1991-02-02")).await.expect("put");
+    store.put(&user("ALICE", "1992-03-03")).await.expect("put");
+    assert_eq!(
+        store.get(&name("alice")).await.expect("get"),
+        Some(born("1990-01-01"))
+    );
+    assert_eq!(
+        store.get(&name("Alice")).await.expect("get"),
+        Some(born("1991-02-02"))
+    );
+    assert_eq!(
+        store.get(&name("ALICE")).await.expect("get"),
+        Some(born("1992-03-03"))
+    );
+    assert_eq!(store.get(&name("aLICE")).await.expect("get"), None);
+    assert_eq!(contents(store).await.len(), 3);
+}
+
+pub async fn concurrent_writers_to_one_key_leave_one_of_their_values(store: &dyn UserStore) {
+    let writes: Vec<User> = (0..40).map(|i| user("contested", &nth_date(i))).collect();
+    let outcomes = join_all(writes.iter().map(|u| store.put(u))).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let stored = store
+        .get(&name("contested"))
+        .await
+        .expect("get")
+        .expect("present");
+    assert!(
+        writes.iter().any(|u| u.birth_date == stored),
+        "{stored} was never written"
+    );
+    assert_eq!(contents(store).await.len(), 1);
+}
+
+pub async fn concurrent_writers_to_many_keys_all_land(store: &dyn UserStore) {
+    let writes: Vec<User> = (0..100).map(|i| user(&nth_name(i), &nth_date(i))).collect();
+    let outcomes = join_all(writes.iter().map(|u| store.put(u))).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let reads = join_all(writes.iter().map(|u| store.get(&u.username))).await;
+    for (written, read) in writes.iter().zip(reads) {
+        assert_eq!(
+            read.expect("get"),
+            Some(written.birth_date),
+            "{}",
+            written.username
+        );
+    }
+    assert_eq!(contents(store).await.len(), writes.len());
+}
+
+pub async fn put_many_is_idempotent_and_last_write_wins(store: &dyn UserStore) {
+    // More than one DynamoDB batch (25), with a name repeated across batches.
+    let mut users: Vec<User> = (0..60).map(|i| user(&nth_name(i), &nth_date(i))).collect();
+    users.push(user(&nth_name(3), "2001-01-01"));
+    store.put_many(&users).await.expect("first put_many");
+    let first = contents(store).await;
+    store.put_many(&users).await.expect("second put_many");
+    assert_eq!(contents(store).await, first);
+    assert_eq!(first.len(), 60);
+    assert_eq!(first[&nth_name(3)], "2001-01-01");
+    store.put_many(&[]).await.expect("an empty batch is fine");
+    assert_eq!(contents(store).await, first);
+}
+
+pub async fn all_returns_exactly_what_was_written(store: &dyn UserStore) {
+    assert!(store.all().await.expect("all of nothing").is_empty());
+    let users: Vec<User> = (0..130).map(|i| user(&nth_name(i), &nth_date(i))).collect();
+    store.put_many(&users[..70]).await.expect("put_many");
+    for u in &users[70..] {
+        store.put(u).await.expect("put");
+    }
+    let expected: BTreeMap<String, String> = users
+        .iter()
+        .map(|u| (u.username.to_string(), u.birth_date.to_string()))
+        .collect();
+    assert_eq!(contents(store).await, expected);
+}
+
+pub async fn answers_pings(store: &dyn UserStore) {
+    store.ping().await.expect("ping");
+}
+
+macro_rules! conformance_suite {
+    ($backend:ident, $fresh:expr) => {
+        mod $backend {
+            use super::*;
+
+            macro_rules! case {
+                ($test:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $test() {
+                        let (store, _keep) = $fresh;
+                        super::$test(store.as_ref()).await;
+                        store.close().await;
+                    }
+                };
+            }
+
+            case!(creates_a_user_and_reads_it_back);
+            case!(replaces_an_existing_user);
+            case!(reading_a_missing_user_is_none_not_an_error);
+            case!(names_that_differ_only_in_case_are_different_users);
+            case!(concurrent_writers_to_one_key_leave_one_of_their_values);
+            case!(concurrent_writers_to_many_keys_all_land);
+            case!(put_many_is_idempotent_and_last_write_wins);
+            case!(all_returns_exactly_what_was_written);
+            case!(answers_pings);
+        }
+    };
+}
+
+conformance_suite!(sqlite, common::sqlite_store().await);
+conformance_suite!(dynamodb, common::dynamodb::fresh_store().await);
+
+/// Failures particular to a networked store: they must become `Unavailable` (503 with
+/// Retry-After) quickly, never a hang or a 500.
+mod dynamodb_failures {
+    use super::*;
+    use common::dynamodb::{random_table_name, store_at};
+
+    fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable() {
+        // Bind then drop: nothing listens on this port afterwards.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let store = store_at(
+            &format!("http://127.0.0.1:{port}"),
+            &random_table_name(),
+            Workload::Serve,
+        )
+        .await;
+        assert_unavailable(store.get(&name("alice")).await);
+        assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
+        assert_unavailable(store.ping().await);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unavailable_within_the_operation_timeout() {
+        // Accepts connections and then says nothing, like a black-holed endpoint.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let store = store_at(
+            &format!("http://{address}"),
+            &random_table_name(),
+            Workload::Serve,
+        )
+        .await;
+        let started = Instant::now();
+        assert_unavailable(store.get(&name("alice")).await);
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(8),
+            "gave up only after {waited:?}"
+        );
+        silent.abort();
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_fails_readiness() {
+        let store = common::dynamodb::store_for(&random_table_name(), Workload::Serve).await;
+        assert!(store.ping().await.is_err());
+        assert!(store.get(&name("alice")).await.is_err());
+    }
+}
