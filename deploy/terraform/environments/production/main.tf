@@ -27,5 +27,5 @@ module "stack" {
   github_repository           = var.github_repository
   create_github_oidc_provider = var.create_github_oidc_provider
   alarm_emails                = var.alarm_emails
-  enable_waf                  = var.enable_waf
+  enable_autoscaling          = var.enable_autoscaling
 }

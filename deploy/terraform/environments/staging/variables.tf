@@ -46,8 +46,8 @@ variable "alarm_emails" {
   default     = []
 }
 
-variable "enable_waf" {
-  description = "Emulator switch: attach WAFv2 to the ALB. Always true in AWS; the moto smoke test sets it false (see README)."
+variable "enable_autoscaling" {
+  description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; the moto smoke test sets it false (see README)."
   type        = bool
   default     = true
 }

@@ -38,6 +38,7 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_18:This is the log bucket; logging its own access would recurse.
   #checkov:skip=CKV_AWS_144:Access logs are reproducible telemetry, not data worth a second region.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
+  #checkov:skip=CKV_AWS_145:ALB access log delivery only supports SSE-S3 (AES256) encryption, not KMS.
 }
 
 resource "aws_s3_bucket_ownership_controls" "access_logs" {
@@ -70,7 +71,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
       sse_algorithm = "AES256"
     }
   }
-  #checkov:skip=CKV_AWS_145:ALB access log delivery only supports SSE-S3 (AES256) encryption.
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
@@ -133,6 +133,7 @@ resource "aws_lb" "this" {
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
   idle_timeout               = 30
+  #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check cannot follow the count-guarded association.
 
   access_logs {
     bucket  = aws_s3_bucket.access_logs.id
@@ -218,15 +219,6 @@ resource "aws_lb_listener_rule" "service" {
 
 # --- WAF ---
 
-locals {
-  managed_rule_groups = {
-    # name => priority; the rate limit (priority 0) runs first so floods are dropped before the costlier rules.
-    AWSManagedRulesAmazonIpReputationList = 1
-    AWSManagedRulesCommonRuleSet          = 2
-    AWSManagedRulesKnownBadInputsRuleSet  = 3
-  }
-}
-
 resource "aws_wafv2_web_acl" "this" {
   count = var.enable_waf ? 1 : 0
 
@@ -237,6 +229,7 @@ resource "aws_wafv2_web_acl" "this" {
     allow {}
   }
 
+  # Runs first (priority 0) so floods are dropped before the managed rule groups are evaluated.
   rule {
     name     = "rate-limit-per-ip"
     priority = 0
@@ -256,25 +249,63 @@ resource "aws_wafv2_web_acl" "this" {
     }
   }
 
-  dynamic "rule" {
-    for_each = local.managed_rule_groups
-    content {
-      name     = rule.key
-      priority = rule.value
-      override_action {
-        none {}
+  # Known botnet and scanner addresses.
+  rule {
+    name     = "AWSManagedRulesAmazonIpReputationList"
+    priority = 1
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesAmazonIpReputationList"
       }
-      statement {
-        managed_rule_group_statement {
-          vendor_name = "AWS"
-          name        = rule.key
-        }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-AWSManagedRulesAmazonIpReputationList"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # OWASP-style generic protections (bad bodies, XSS, path traversal).
+  rule {
+    name     = "AWSManagedRulesCommonRuleSet"
+    priority = 2
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesCommonRuleSet"
       }
-      visibility_config {
-        cloudwatch_metrics_enabled = true
-        metric_name                = "${var.name}-${rule.key}"
-        sampled_requests_enabled   = true
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-AWSManagedRulesCommonRuleSet"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Exploit payloads such as Log4Shell (CVE-2021-44228) lookups.
+  rule {
+    name     = "AWSManagedRulesKnownBadInputsRuleSet"
+    priority = 3
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
       }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-AWSManagedRulesKnownBadInputsRuleSet"
+      sampled_requests_enabled   = true
     }
   }
 

@@ -251,3 +251,9 @@ variable "container_insights" {
   type        = bool
   default     = true
 }
+
+variable "enable_autoscaling" {
+  description = "Create the Application Auto Scaling target and policies. Only the moto smoke test turns this off: moto cannot list their tags."
+  type        = bool
+  default     = true
+}

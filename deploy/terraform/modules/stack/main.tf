@@ -91,6 +91,7 @@ module "service" {
   log_retention_days      = var.log_retention_days
   log_kms_key_arn         = module.observability.kms_key_arn
   deployment_alarm_names  = module.observability.deployment_alarm_names
+  enable_autoscaling      = var.enable_autoscaling
 }
 
 module "ci_access" {

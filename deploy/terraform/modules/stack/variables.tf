@@ -113,7 +113,7 @@ variable "alarm_emails" {
 }
 
 variable "enable_waf" {
-  description = "Attach WAFv2 to the ALB. Only the emulator smoke test turns it off (moto's WAFv2 is incomplete)."
+  description = "Attach WAFv2 to the ALB."
   type        = bool
   default     = true
 }
@@ -122,4 +122,10 @@ variable "waf_rate_limit" {
   description = "Requests per 5 minutes per client IP before WAF blocks it."
   type        = number
   default     = 1000
+}
+
+variable "enable_autoscaling" {
+  description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; moto cannot list their tags."
+  type        = bool
+  default     = true
 }
