@@ -99,7 +99,7 @@ start_moto "$port" "$smoke/moto.log"
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 moto_url="http://127.0.0.1:$port"
 sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$env_dir/moto_override.tf"
-cp "$TF_DIR/tests/smoke/service_moto_override.tf" "$smoke/deploy/terraform/modules/service/moto_override.tf"
+cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke/deploy/terraform/modules/service/moto_override.tf"
 cp "$TF_DIR/tests/smoke/smoke.tfvars" "$env_dir/smoke.tfvars"
 moto_python="$(ensure_venv moto)/python"
 cert_arn="$("$moto_python" - "$moto_url" <<'PY'
