@@ -2,11 +2,18 @@
 //!
 //! Writes go through a single writer thread that commits whatever has queued up in one
 //! transaction (group commit): every acknowledged write is fsynced (`synchronous=FULL`),
-//! yet concurrent writers share the cost of the fsync. Reads use a small pool of
-//! read-only connections, which WAL lets run beside the writer without blocking.
+//! yet concurrent writers share the cost of the fsync.
+//!
+//! Point reads run inline on the async worker thread, on a read-only connection that each
+//! thread keeps for itself: in WAL mode a reader never waits for the writer, and a primary-key
+//! lookup costs a few microseconds, far less than handing the query to a blocking thread and
+//! back. The inline connection never waits for a lock (busy timeout 0); in the rare case it
+//! would have to (another process recovering the WAL), the read is retried on a blocking
+//! thread that may wait. Scans (export) always run on a blocking thread.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,7 +21,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, User, UserStore};
 use crate::domain::{BirthDate, IsoDate, Username};
@@ -31,6 +38,8 @@ const UPSERT: &str = "INSERT INTO users (username, date_of_birth, updated_at) VA
      ON CONFLICT (username) DO UPDATE SET date_of_birth = excluded.date_of_birth, updated_at = excluded.updated_at";
 const SELECT_ONE: &str = "SELECT date_of_birth FROM users WHERE username = ?1";
 const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users";
+/// Touches the database file, unlike `SELECT 1`, so readiness notices a vanished or broken file.
+const PING: &str = "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)";
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![M::up(
@@ -43,7 +52,8 @@ fn migrations() -> Migrations<'static> {
 }
 
 pub struct SqliteStore {
-    readers: ReaderPool,
+    /// Identifies this store's connections in each thread's cache; see [`read_inline`].
+    identity: Arc<PathBuf>,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -66,17 +76,44 @@ impl SqliteStore {
             .to_latest(&mut writer)
             .with_context(|| format!("cannot migrate the schema of {}", path.display()))?;
 
-        let readers = ReaderPool::open(&path, reader_count())?;
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let writer_thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run_writer(writer, queue))
             .context("cannot start the SQLite writer thread")?;
         Ok(Self {
-            readers,
+            identity: Arc::new(path),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
         })
+    }
+
+    /// Runs a short query inline, falling back to a blocking thread if it would have to wait.
+    async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        match read_inline(&self.identity, &query) {
+            Err(error) if is_busy(&error) => self.read_blocking(query).await,
+            result => result.map_err(classify),
+        }
+    }
+
+    /// Runs a query on a blocking thread, on a fresh connection that may wait for locks.
+    async fn read_blocking<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let path = self.identity.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = open_reader(&path, BUSY_TIMEOUT)?;
+            query(&connection)
+        })
+        .await
+        .map_err(StoreError::failed)?
+        .map_err(classify)
     }
 
     async fn write(&self, rows: Vec<(String, String)>) -> Result<(), StoreError> {
@@ -92,17 +129,54 @@ impl SqliteStore {
     }
 }
 
-fn reader_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(4, |n| n.get() * 2)
-        .max(4)
-}
-
 fn open_connection(path: &Path, extra: OpenFlags) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra;
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     Ok(connection)
+}
+
+fn open_reader(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let connection = open_connection(path, OpenFlags::empty())?;
+    connection.busy_timeout(busy_timeout)?;
+    connection.pragma_update(None, "query_only", true)?;
+    Ok(connection)
+}
+
+thread_local! {
+    /// Each thread's read connections, one per open store. A store is known by its `Arc`;
+    /// entries whose store is gone are dropped the next time the thread opens a connection.
+    static INLINE_READERS: RefCell<Vec<(Weak<PathBuf>, Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn read_inline<T>(
+    identity: &Arc<PathBuf>,
+    query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    INLINE_READERS.with_borrow_mut(|readers| {
+        let position = readers
+            .iter()
+            .position(|(owner, _)| Weak::as_ptr(owner) == Arc::as_ptr(identity));
+        let index = match position {
+            Some(index) => index,
+            None => {
+                readers.retain(|(owner, _)| owner.strong_count() > 0);
+                readers.push((
+                    Arc::downgrade(identity),
+                    open_reader(identity, Duration::ZERO)?,
+                ));
+                readers.len() - 1
+            }
+        };
+        query(&readers[index].1)
+    })
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,10 +201,9 @@ impl UserStore for SqliteStore {
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
         let key = username.as_str().to_owned();
         let stored = self
-            .readers
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(SELECT_ONE)?
-                    .query_row([key], |row| row.get::<_, String>(0))
+                    .query_row([&key], |row| row.get::<_, String>(0))
                     .optional()
             })
             .await?;
@@ -139,8 +212,7 @@ impl UserStore for SqliteStore {
 
     async fn all(&self) -> Result<Vec<User>, StoreError> {
         let rows = self
-            .readers
-            .run(|conn| {
+            .read_blocking(|conn| {
                 conn.prepare(SELECT_ALL)?
                     .query_map([], |row| {
                         Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
@@ -158,13 +230,10 @@ impl UserStore for SqliteStore {
         {
             return Err(closed());
         }
-        self.readers
-            .run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
-            .await
+        self.read(|conn| conn.query_row(PING, [], |_| Ok(()))).await
     }
 
     async fn close(&self) {
-        self.readers.close();
         // Dropping the last sender lets the writer finish what is queued, then stop.
         lock(&self.writer).take();
         let writer_thread = lock(&self.writer_thread).take();
@@ -207,12 +276,7 @@ fn decode_birth_date(date: &str) -> Result<BirthDate, StoreError> {
 fn classify(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     let busy = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
         .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
-        .any(|e| {
-            matches!(
-                e.sqlite_error_code(),
-                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-            )
-        });
+        .any(is_busy);
     if busy {
         StoreError::unavailable(error)
     } else {
@@ -268,63 +332,4 @@ fn commit(connection: &mut Connection, group: &[WriteJob]) -> rusqlite::Result<(
         }
     }
     transaction.commit()
-}
-
-/// A fixed set of read connections.
-///
-/// Hand-rolled rather than deadpool-sqlite because that pool runs a health query on every
-/// checkout, which would double the thread hops of every GET.
-struct ReaderPool {
-    connections: Arc<Vec<Mutex<Connection>>>,
-    permits: Arc<Semaphore>,
-}
-
-impl ReaderPool {
-    fn open(path: &Path, size: usize) -> anyhow::Result<Self> {
-        let connections = (0..size)
-            .map(|_| {
-                let connection = open_connection(path, OpenFlags::empty())?;
-                connection.pragma_update(None, "query_only", true)?;
-                Ok(Mutex::new(connection))
-            })
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .with_context(|| format!("cannot open read connections to {}", path.display()))?;
-        Ok(Self {
-            connections: Arc::new(connections),
-            permits: Arc::new(Semaphore::new(size)),
-        })
-    }
-
-    async fn run<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| closed())?;
-        let connections = self.connections.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            // Holding a permit means at least one connection is free.
-            let connection = connections
-                .iter()
-                .find_map(|slot| match slot.try_lock() {
-                    Ok(guard) => Some(guard),
-                    Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-                    Err(TryLockError::WouldBlock) => None,
-                })
-                .ok_or_else(|| StoreError::failed("no free SQLite read connection"))?;
-            query(&connection).map_err(classify)
-        })
-        .await
-        .map_err(StoreError::failed)?
-    }
-
-    fn close(&self) {
-        self.permits.close();
-    }
 }

@@ -12,3 +12,13 @@ output "oidc_provider_arn" {
   description = "ARN of the GitHub OIDC provider the role trusts."
   value       = local.oidc_provider_arn
 }
+
+output "terraform_plan_role_arn" {
+  description = "ARN of the read-only Terraform plan role (infra.yml, pull requests)."
+  value       = aws_iam_role.terraform_plan.arn
+}
+
+output "terraform_apply_role_arn" {
+  description = "ARN of the Terraform apply role (infra.yml, the *-infra environment)."
+  value       = aws_iam_role.terraform_apply.arn
+}

@@ -1,14 +1,18 @@
 //! Logs and metrics.
 
+mod json_format;
+mod log_writer;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryArgs};
+
+pub use log_writer::FlushOnDrop;
 
 /// Seconds. From sub-millisecond cache-hot reads up to the request timeout.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -17,20 +21,15 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// Sends logs to stdout from a background thread so that a slow terminal or log shipper
 /// does not slow requests down. Keep the guard alive until exit: dropping it flushes.
-pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<WorkerGuard> {
+pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<FlushOnDrop> {
     let filter = EnvFilter::try_new(&args.log_level)
         .with_context(|| format!("invalid log level {:?}", args.log_level))?;
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let (writer, guard) = log_writer::batched_stdout().context("cannot start the log writer")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
     let installed = match args.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(json_format::JsonLines).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
