@@ -22,9 +22,12 @@ use tokio::sync::mpsc;
 use crate::domain::{BirthDate, IsoDate, Username};
 use crate::store::{User, UserStore};
 
-/// Users per `put_many`: one SQLite transaction, or 200 DynamoDB batches written concurrently.
-/// Large enough to amortise a commit, small enough that a few in the pipeline stay cheap.
-pub const IMPORT_BATCH: usize = 5_000;
+/// Users per `put_many` on SQLite: one transaction each (the writer's largest), so 1M users
+/// cost 20 commits; a few of these in the pipeline are still only a few MB.
+pub const SQLITE_IMPORT_BATCH: usize = 50_000;
+/// Users per `put_many` on DynamoDB: 100 `BatchWriteItem` calls, written concurrently. Smaller,
+/// because DynamoDB has no commit to amortise and the progress bar should move every second.
+pub const DYNAMODB_IMPORT_BATCH: usize = 2_500;
 /// Batches parsed ahead of the writer.
 const PIPELINE_DEPTH: usize = 4;
 /// Longest name echoed back in a rejection, so a garbage key cannot flood the terminal.
@@ -216,7 +219,11 @@ pub async fn import(
     // ends up with its last value, as a series of PUTs would leave it.
     while let Some(item) = parsed.recv().await {
         match item {
-            Parsed::Batch(users) => {
+            Parsed::Batch(mut users) => {
+                // In key order a transaction visits each B-tree page once, instead of evicting
+                // and re-reading pages at random. The sort is stable, so a name repeated in the
+                // batch still ends with its last value.
+                users.sort_by(|a, b| a.username.cmp(&b.username));
                 store.put_many(&users).await.with_context(|| {
                     format!(
                         "writing users failed after {} were imported",
@@ -258,7 +265,11 @@ pub async fn import_file(
         (Box::new(file), size)
     };
     let bar = progress_bar(size);
-    let summary = import(store, input, today, IMPORT_BATCH, |event| match event {
+    let batch_size = match store.backend() {
+        "dynamodb" => DYNAMODB_IMPORT_BATCH,
+        _ => SQLITE_IMPORT_BATCH,
+    };
+    let summary = import(store, input, today, batch_size, |event| match event {
         ImportEvent::Rejected(rejection) => bar.suspend(|| eprintln!("{rejection}")),
         ImportEvent::Progress {
             bytes_read,

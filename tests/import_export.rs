@@ -251,3 +251,47 @@ fn create_table_requires_a_region() {
     assert_eq!(errors.lines().count(), 1, "{errors}");
     assert!(errors.contains("AWS_REGION"), "{errors}");
 }
+
+/// Batching must not change the outcome: a name repeated across batches ends with its last
+/// value, as a series of PUTs would leave it, and every rejection is reported.
+#[tokio::test]
+async fn small_batches_keep_file_order_for_repeated_names() {
+    use hello_birthday::transfer::{ImportEvent, import};
+
+    let (store, _dir) = common::sqlite_store().await;
+    let input = r#"{"zed": {"dateOfBirth": "1990-01-01"}, "amy": {"dateOfBirth": "1990-01-02"},
+        "b4d": {"dateOfBirth": "1990-01-03"}, "zed": {"dateOfBirth": "1990-01-04"},
+        "cat": {"dateOfBirth": "1990-01-05"}, "amy": {"dateOfBirth": "1990-01-06"},
+        "zed": {"dateOfBirth": "1990-01-07"}}"#;
+    let mut rejected = Vec::new();
+    let mut progress = Vec::new();
+    let summary = import(
+        store.as_ref(),
+        std::io::Cursor::new(input.as_bytes().to_vec()),
+        common::date("2026-11-28"),
+        2,
+        |event| match event {
+            ImportEvent::Rejected(r) => rejected.push(r.name.clone()),
+            ImportEvent::Progress { imported, .. } => progress.push(imported),
+        },
+    )
+    .await
+    .expect("import");
+    assert_eq!((summary.imported, summary.rejected), (6, 1));
+    assert_eq!(rejected, ["b4d"]);
+    assert_eq!(progress, [2, 4, 6]);
+    let mut users: Vec<(String, String)> = store
+        .all()
+        .await
+        .expect("all")
+        .into_iter()
+        .map(|u| (u.username.to_string(), u.birth_date.to_string()))
+        .collect();
+    users.sort();
+    let expected = [
+        ("amy", "1990-01-06"),
+        ("cat", "1990-01-05"),
+        ("zed", "1990-01-07"),
+    ];
+    assert_eq!(users, expected.map(|(n, d)| (n.to_owned(), d.to_owned())));
+}

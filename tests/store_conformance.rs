@@ -257,6 +257,34 @@ mod dynamodb_failures {
         silent.abort();
     }
 
+    /// The outage an ECS task sees when DynamoDB is unreachable: requests get `Unavailable`
+    /// and readiness fails; once the table answers again the same store recovers by itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readiness_recovers_without_a_restart_when_dynamodb_comes_back() {
+        let moto = common::dynamodb::PrivateMoto::start();
+        let table = random_table_name();
+        let store = store_at(&moto.endpoint(), &table, Workload::Serve).await;
+        store.create_table().await.expect("create table");
+        store.ping().await.expect("ready");
+
+        let port = moto.port;
+        drop(moto);
+        assert_unavailable(store.ping().await);
+        assert_unavailable(store.get(&name("alice")).await);
+        assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
+
+        let _moto = common::dynamodb::PrivateMoto::start_on(port);
+        // The emulator restarts empty; on AWS the table would still be there.
+        assert!(store.ping().await.is_err(), "no table yet");
+        store.create_table().await.expect("create table again");
+        store.ping().await.expect("ready again, same client");
+        store.put(&user("alice", "1990-05-01")).await.expect("put");
+        assert_eq!(
+            store.get(&name("alice")).await.expect("get"),
+            Some(born("1990-05-01"))
+        );
+    }
+
     #[tokio::test]
     async fn a_missing_table_fails_readiness() {
         let store = common::dynamodb::store_for(&random_table_name(), Workload::Serve).await;

@@ -7,7 +7,7 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -30,17 +30,38 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-fn start_moto() -> String {
+fn moto_server() -> PathBuf {
     let moto = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venvs/moto/bin/moto_server");
     assert!(
         moto.exists(),
         "{} is missing: run ./scripts/test.sh rust once to install the emulator",
         moto.display()
     );
-    let port = TcpListener::bind("127.0.0.1:0")
+    moto
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
-        .port();
+        .port()
+}
+
+fn wait_until_listening(port: u16) {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_moto() -> String {
+    let moto = moto_server();
+    let port = free_port();
     // A static's destructor never runs, so a watcher shell stops the emulator once this test
     // process is gone, instead of leaving one moto behind per test binary.
     let script = format!(
@@ -55,16 +76,44 @@ fn start_moto() -> String {
         .expect("start moto_server");
     // Reaps the watcher if it ends first (moto crashed), so no zombie lingers.
     std::thread::spawn(move || watcher.wait());
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start on {address}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    wait_until_listening(port);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An emulator of one test's own, for tests that stop and restart it. Stopped on drop.
+pub struct PrivateMoto {
+    child: Child,
+    pub port: u16,
+}
+
+impl PrivateMoto {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
     }
-    format!("http://{address}")
+
+    /// Starts on a given port, e.g. the one a previous instance used, with empty state.
+    pub fn start_on(port: u16) -> Self {
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        wait_until_listening(port);
+        Self { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Environment that points the binary (or the SDK's standard chain) at the emulator.
