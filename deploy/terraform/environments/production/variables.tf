@@ -34,8 +34,18 @@ variable "github_repository" {
   type        = string
 }
 
+variable "terraform_state_bucket" {
+  description = "State bucket of this root (bootstrap output bucket_name); the Terraform plan role may read this environment's state in it."
+  type        = string
+}
+
+variable "terraform_state_kms_key_arn" {
+  description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
+  type        = string
+}
+
 variable "create_github_oidc_provider" {
-  description = "Create the account's GitHub OIDC provider (false if the account already has one)."
+  description = "Create the account's GitHub OIDC provider (false if the account already has one: both environments share one account, and staging creates it)."
   type        = bool
   default     = true
 }
@@ -50,4 +60,14 @@ variable "enable_autoscaling" {
   description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; the moto smoke test sets it false (see README)."
   type        = bool
   default     = true
+}
+
+variable "staging_repository_arn" {
+  description = "Staging's ECR repository (output ecr_repository_arn of environments/staging): production deploys only images copied from it, by digest, after they passed staging."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", var.staging_repository_arn))
+    error_message = "staging_repository_arn must be an ECR repository ARN."
+  }
 }

@@ -27,6 +27,8 @@ module "stack" {
   force_destroy               = true
   github_repository           = var.github_repository
   create_github_oidc_provider = var.create_github_oidc_provider
+  terraform_state_bucket      = var.terraform_state_bucket
+  terraform_state_kms_key_arn = var.terraform_state_kms_key_arn
   alarm_emails                = var.alarm_emails
   enable_autoscaling          = var.enable_autoscaling
 }

@@ -8,6 +8,11 @@ output "ecr_repository_url" {
   value       = module.stack.ecr_repository_url
 }
 
+output "ecr_repository_arn" {
+  description = "ARN of the ECR repository (staging's is production's staging_repository_arn)."
+  value       = module.stack.ecr_repository_arn
+}
+
 output "cluster_name" {
   description = "ECS cluster name."
   value       = module.stack.cluster_name
@@ -29,8 +34,18 @@ output "container_name" {
 }
 
 output "deploy_role_arn" {
-  description = "role-to-assume for GitHub Actions."
+  description = "role-to-assume of the deploy workflow (and, for staging, of the image workflow)."
   value       = module.stack.deploy_role_arn
+}
+
+output "terraform_plan_role_arn" {
+  description = "Read-only role infra.yml assumes to plan on pull requests (repository variable TF_PLAN_ROLE_ARN_<ENV>)."
+  value       = module.stack.terraform_plan_role_arn
+}
+
+output "terraform_apply_role_arn" {
+  description = "Role infra.yml assumes in the <env>-infra GitHub environment to apply (repository variable TF_APPLY_ROLE_ARN_<ENV>)."
+  value       = module.stack.terraform_apply_role_arn
 }
 
 output "alb_dns_name" {

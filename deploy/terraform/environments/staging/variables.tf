@@ -34,8 +34,18 @@ variable "github_repository" {
   type        = string
 }
 
+variable "terraform_state_bucket" {
+  description = "State bucket of this root (bootstrap output bucket_name); the Terraform plan role may read this environment's state in it."
+  type        = string
+}
+
+variable "terraform_state_kms_key_arn" {
+  description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
+  type        = string
+}
+
 variable "create_github_oidc_provider" {
-  description = "Create the account's GitHub OIDC provider (false if the account already has one)."
+  description = "Create the account's GitHub OIDC provider (false if the account already has one: both environments share one account, and staging creates it)."
   type        = bool
   default     = true
 }

@@ -4,8 +4,13 @@ locals {
   # The service and this infrastructure read the same file, so port and paths cannot drift apart.
   contract = jsondecode(file("${path.module}/../../../service-contract.json"))
 
-  runbook_url     = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
-  deploy_subjects = coalesce(var.github_deploy_subjects, ["ref:refs/heads/main", "environment:${var.environment}"])
+  runbook_url = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
+  # The image workflow (main, no GitHub environment) pushes only where nothing is promoted from elsewhere; an
+  # environment fed by promotion is reachable from its approval-gated GitHub environment alone.
+  deploy_subjects = coalesce(var.github_deploy_subjects, concat(
+    var.image_source_repository_arn == null ? ["ref:refs/heads/main"] : [],
+    ["environment:${var.environment}"],
+  ))
 }
 
 module "observability" {
@@ -106,4 +111,16 @@ module "ci_access" {
   service_arn            = module.service.service_arn
   task_definition_family = module.service.task_definition_family
   pass_role_arns         = [module.service.task_role_arn, module.service.execution_role_arn]
+
+  image_source_repository_arn = var.image_source_repository_arn
+
+  # Must match the key .github/scripts/terraform-env.sh and backend.hcl.example use.
+  terraform_state = {
+    bucket      = var.terraform_state_bucket
+    key         = "${var.app_name}/${var.environment}/terraform.tfstate"
+    kms_key_arn = var.terraform_state_kms_key_arn
+  }
+  terraform_plan_role_name  = "${local.name}-terraform-plan"
+  terraform_apply_role_name = "${local.name}-terraform-apply"
+  terraform_apply_subjects  = ["environment:${var.environment}-infra"]
 }

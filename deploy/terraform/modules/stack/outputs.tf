@@ -8,6 +8,11 @@ output "ecr_repository_url" {
   value       = module.registry.repository_url
 }
 
+output "ecr_repository_arn" {
+  description = "ARN of the ECR repository (staging's is production's image_source_repository_arn)."
+  value       = module.registry.repository_arn
+}
+
 output "ecr_repository_name" {
   description = "Name of the ECR repository."
   value       = module.registry.repository_name
@@ -46,6 +51,16 @@ output "execution_role_arn" {
 output "deploy_role_arn" {
   description = "Role GitHub Actions assumes through OIDC to push and deploy (role-to-assume)."
   value       = module.ci_access.role_arn
+}
+
+output "terraform_plan_role_arn" {
+  description = "Read-only role infra.yml assumes to plan on pull requests (TF_PLAN_ROLE_ARN_<ENV>)."
+  value       = module.ci_access.terraform_plan_role_arn
+}
+
+output "terraform_apply_role_arn" {
+  description = "Role infra.yml assumes in the <env>-infra GitHub environment to apply (TF_APPLY_ROLE_ARN_<ENV>)."
+  value       = module.ci_access.terraform_apply_role_arn
 }
 
 output "alb_dns_name" {

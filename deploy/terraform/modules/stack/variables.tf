@@ -95,9 +95,25 @@ variable "github_repository" {
 }
 
 variable "github_deploy_subjects" {
-  description = "OIDC subjects (after repo:OWNER/NAME:) allowed to assume the deploy role; defaults to the main branch and the GitHub environment of the same name."
+  description = "OIDC subjects (after repo:OWNER/NAME:) allowed to assume the deploy role; defaults to the GitHub environment of the same name, plus the main branch (the image workflow) where images are pushed rather than promoted."
   type        = list(string)
   default     = null
+}
+
+variable "image_source_repository_arn" {
+  description = "ECR repository this environment's deploy job copies images from before rolling them out (production: staging's ecr_repository_arn). null: the image workflow pushes to this environment's repository."
+  type        = string
+  default     = null
+}
+
+variable "terraform_state_bucket" {
+  description = "State bucket (bootstrap output bucket_name); the Terraform plan role may read this environment's state in it."
+  type        = string
+}
+
+variable "terraform_state_kms_key_arn" {
+  description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
+  type        = string
 }
 
 variable "create_github_oidc_provider" {

@@ -4,3 +4,6 @@ image_digest       = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2
 github_repository  = "example/hello-birthday"
 alarm_emails       = ["oncall@example.com"]
 enable_autoscaling = false # moto 5.2.5 has no ListTagsForResource for Application Auto Scaling
+# The plan role's policy names them; nothing reads them in the emulator.
+terraform_state_bucket      = "hello-birthday-tfstate-123456789012"
+terraform_state_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"

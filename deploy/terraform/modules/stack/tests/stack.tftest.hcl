@@ -20,6 +20,13 @@ override_resource {
   }
 }
 
+# The deploy role's policy names the service; a known ARN lets the tests read that policy at plan time.
+override_resource {
+  target          = module.service.aws_ecs_service.this
+  override_during = plan
+  values          = { id = "arn:aws:ecs:eu-west-1:123456789012:service/hello-birthday-staging/hello-birthday-staging" }
+}
+
 variables {
   environment         = "staging"
   vpc_cidr            = "10.20.0.0/16"
@@ -30,6 +37,9 @@ variables {
   max_capacity        = 4
   deletion_protection = false
   github_repository   = "example/hello-birthday"
+
+  terraform_state_bucket      = "hello-birthday-tfstate-123456789012"
+  terraform_state_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 }
 
 # deploy/service-contract.json is what the Rust tests read too; each value is asserted against the file itself.
@@ -96,6 +106,50 @@ run "wiring" {
   assert {
     condition     = alltrue([for anchor in values(output.runbook_links) : startswith(anchor, "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md#")])
     error_message = "Alarms link to this repository's runbook."
+  }
+}
+
+# What the workflows do with the deploy role (.github/workflows/deploy-environment.yml, image.yml) must be allowed.
+run "deploy_role_serves_the_workflows" {
+  command = plan
+
+  assert {
+    condition     = contains(flatten([for s in jsondecode(module.ci_access.deploy_policy).Statement : s.Action if s.Effect == "Allow" && s.Resource == "*"]), "elasticloadbalancing:DescribeTargetHealth")
+    error_message = "verify-rollout.sh reads target health after each rollout (an action AWS can only grant on *)."
+  }
+  assert {
+    condition     = alltrue([for a in ["ecs:DescribeServices", "ecs:UpdateService"] : contains(flatten([for s in jsondecode(module.ci_access.deploy_policy).Statement : s.Action if s.Resource == module.service.service_arn]), a)])
+    error_message = "The deploy workflow describes and updates the stack's service."
+  }
+  assert {
+    condition     = module.ci_access.deploy_subjects == ["repo:example/hello-birthday:ref:refs/heads/main", "repo:example/hello-birthday:environment:staging"]
+    error_message = "Staging's deploy role serves the image workflow (main) and the staging environment."
+  }
+  assert {
+    condition     = !strcontains(module.ci_access.deploy_policy, "ecr:GetDownloadUrlForLayer")
+    error_message = "Staging promotes from nowhere, so its deploy role pulls nothing."
+  }
+}
+
+run "production_promotes_from_staging" {
+  command = plan
+
+  variables {
+    environment                 = "production"
+    image_source_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+  }
+
+  assert {
+    condition     = module.ci_access.deploy_subjects == ["repo:example/hello-birthday:environment:production"]
+    error_message = "Production's deploy role is reachable from the approved production environment only, not from main."
+  }
+  assert {
+    condition     = [for s in jsondecode(module.ci_access.deploy_policy).Statement : s.Resource if contains(flatten([s.Action]), "ecr:GetDownloadUrlForLayer")] == ["arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"]
+    error_message = "Production's deploy role pulls from staging's repository and nowhere else."
+  }
+  assert {
+    condition     = output.terraform_apply_role_arn != null && output.terraform_plan_role_arn != null
+    error_message = "The stack defines the roles infra.yml assumes."
   }
 }
 
