@@ -217,6 +217,24 @@ pub async fn access_logs_are_json_with_route_status_and_request_id(database: &dy
     );
 }
 
+pub async fn a_client_that_stalls_mid_headers_is_disconnected(database: &dyn TestDatabase) {
+    let running = server::start(database, &["--request-timeout", "1s"]).await;
+    let mut stalled = TcpStream::connect(running.addr).await.expect("connect");
+    stalled
+        .write_all(b"GET /hello/alice HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .expect("send part of the headers");
+    let mut rest = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server kept a stalled connection open");
+    assert_eq!(
+        greeting(&client(), &running, "alice").await.0,
+        StatusCode::NOT_FOUND,
+        "still serving others"
+    );
+}
+
 pub async fn healthcheck_subcommand_reports_liveness(database: &dyn TestDatabase) {
     let mut running = server::start(database, &[]).await;
     let url = running.url("/healthz");
@@ -275,6 +293,11 @@ macro_rules! binary_tests_for {
             #[tokio::test]
             async fn access_logs_are_json_with_route_status_and_request_id() {
                 super::access_logs_are_json_with_route_status_and_request_id(&$database).await;
+            }
+
+            #[tokio::test]
+            async fn a_client_that_stalls_mid_headers_is_disconnected() {
+                super::a_client_that_stalls_mid_headers_is_disconnected(&$database).await;
             }
 
             #[tokio::test]
