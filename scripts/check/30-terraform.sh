@@ -95,7 +95,9 @@ tar -C "$ROOT/deploy" --exclude=.terraform --exclude='*.tfstate*' --exclude=.ter
 env_dir="$smoke/deploy/terraform/environments/staging"
 
 port="$(free_port)"
-start_moto "$port" "$smoke/moto.log"
+# The Terraform plan role attaches the AWS managed ReadOnlyAccess policy; moto only knows AWS managed policies
+# when asked to load them.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true start_moto "$port" "$smoke/moto.log"
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 moto_url="http://127.0.0.1:$port"
 sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$env_dir/moto_override.tf"
