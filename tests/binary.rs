@@ -258,52 +258,26 @@ pub async fn healthcheck_subcommand_reports_liveness(database: &dyn TestDatabase
 #[macro_export]
 macro_rules! binary_tests_for {
     ($backend:ident, $database:expr) => {
+        $crate::binary_tests_for!($backend, $database, [
+            data_survives_a_restart,
+            acknowledged_writes_survive_kill_9,
+            a_request_in_flight_at_sigterm_completes_and_the_process_exits_0,
+            readiness_fails_during_the_drain_delay_while_requests_are_still_served,
+            two_hundred_concurrent_puts_all_land,
+            access_logs_are_json_with_route_status_and_request_id,
+            a_client_that_stalls_mid_headers_is_disconnected,
+            healthcheck_subcommand_reports_liveness,
+        ]);
+    };
+    ($backend:ident, $database:expr, [$($test:ident),* $(,)?]) => {
         mod $backend {
             use super::*;
-
-            #[tokio::test]
-            async fn data_survives_a_restart() {
-                super::data_survives_a_restart(&$database).await;
-            }
-
-            #[tokio::test]
-            async fn acknowledged_writes_survive_kill_9() {
-                super::acknowledged_writes_survive_kill_9(&$database).await;
-            }
-
-            #[tokio::test]
-            async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_0() {
-                super::a_request_in_flight_at_sigterm_completes_and_the_process_exits_0(&$database)
-                    .await;
-            }
-
-            #[tokio::test]
-            async fn readiness_fails_during_the_drain_delay_while_requests_are_still_served() {
-                super::readiness_fails_during_the_drain_delay_while_requests_are_still_served(
-                    &$database,
-                )
-                .await;
-            }
-
-            #[tokio::test]
-            async fn two_hundred_concurrent_puts_all_land() {
-                super::two_hundred_concurrent_puts_all_land(&$database).await;
-            }
-
-            #[tokio::test]
-            async fn access_logs_are_json_with_route_status_and_request_id() {
-                super::access_logs_are_json_with_route_status_and_request_id(&$database).await;
-            }
-
-            #[tokio::test]
-            async fn a_client_that_stalls_mid_headers_is_disconnected() {
-                super::a_client_that_stalls_mid_headers_is_disconnected(&$database).await;
-            }
-
-            #[tokio::test]
-            async fn healthcheck_subcommand_reports_liveness() {
-                super::healthcheck_subcommand_reports_liveness(&$database).await;
-            }
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(&$database).await;
+                }
+            )*
         }
     };
 }
