@@ -1,0 +1,65 @@
+# Shared by every environment root (environments/*/variables.tf link here), so the roots cannot drift apart.
+
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "allowed_account_ids" {
+  description = "Accounts this root may touch; a guard against applying with the wrong credentials. Empty: no check."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.allowed_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must be 12-digit AWS account ids."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the service's domain, in the same region."
+  type        = string
+}
+
+variable "image_digest" {
+  description = "Image digest to deploy (sha256:...), recorded by the CI image workflow."
+  type        = string
+}
+
+variable "github_repository" {
+  description = "GitHub repository (OWNER/NAME) allowed to deploy through OIDC."
+  type        = string
+}
+
+variable "terraform_state_bucket" {
+  description = "State bucket of this root (bootstrap output bucket_name); the Terraform plan role may read this environment's state in it."
+  type        = string
+}
+
+variable "terraform_state_kms_key_arn" {
+  description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
+  type        = string
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider (false if the account already has one: both environments share one account, and staging creates it)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_emails" {
+  description = "Email addresses subscribed to the alert topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_autoscaling" {
+  description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; the moto smoke test sets it false (see README)."
+  type        = bool
+  default     = true
+}
