@@ -265,43 +265,39 @@ resource "aws_appautoscaling_target" "this" {
   }
 }
 
-resource "aws_appautoscaling_policy" "cpu" {
-  count = var.enable_autoscaling ? 1 : 0
-
-  name               = "${var.name}-cpu"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.this[0].service_namespace
-  resource_id        = aws_appautoscaling_target.this[0].resource_id
-  scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
-
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.cpu_target_percent
-    scale_in_cooldown  = 300
-    scale_out_cooldown = 60
-
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+locals {
+  # Two target-tracking policies on the same target: scale out as soon as either asks, in when both agree.
+  scaling_policies = {
+    cpu = {
+      target_value   = var.cpu_target_percent
+      metric_type    = "ECSServiceAverageCPUUtilization"
+      resource_label = null
+    }
+    requests = {
+      target_value   = var.requests_per_target
+      metric_type    = "ALBRequestCountPerTarget"
+      resource_label = "${var.alb_arn_suffix}/${var.target_group_arn_suffix}"
     }
   }
 }
 
-resource "aws_appautoscaling_policy" "requests" {
-  count = var.enable_autoscaling ? 1 : 0
+resource "aws_appautoscaling_policy" "target_tracking" {
+  for_each = var.enable_autoscaling ? local.scaling_policies : {}
 
-  name               = "${var.name}-requests"
+  name               = "${var.name}-${each.key}"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.this[0].service_namespace
   resource_id        = aws_appautoscaling_target.this[0].resource_id
   scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
-    target_value       = var.requests_per_target
+    target_value       = each.value.target_value
     scale_in_cooldown  = 300
     scale_out_cooldown = 60
 
     predefined_metric_specification {
-      predefined_metric_type = "ALBRequestCountPerTarget"
-      resource_label         = "${var.alb_arn_suffix}/${var.target_group_arn_suffix}"
+      predefined_metric_type = each.value.metric_type
+      resource_label         = each.value.resource_label
     }
   }
 }

@@ -153,11 +153,11 @@ run "autoscaling" {
     error_message = "Autoscaling bounds come from the inputs."
   }
   assert {
-    condition     = aws_appautoscaling_policy.cpu[0].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ECSServiceAverageCPUUtilization"
+    condition     = aws_appautoscaling_policy.target_tracking["cpu"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ECSServiceAverageCPUUtilization"
     error_message = "Scale on CPU."
   }
   assert {
-    condition     = aws_appautoscaling_policy.requests[0].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ALBRequestCountPerTarget" && aws_appautoscaling_policy.requests[0].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "app/hello-birthday-staging/0123456789abcdef/targetgroup/hello-birthday-staging/0123456789abcdef"
+    condition     = aws_appautoscaling_policy.target_tracking["requests"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "ALBRequestCountPerTarget" && aws_appautoscaling_policy.target_tracking["requests"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].resource_label == "app/hello-birthday-staging/0123456789abcdef/targetgroup/hello-birthday-staging/0123456789abcdef"
     error_message = "Scale on ALB requests per target of this target group."
   }
 }
