@@ -6,12 +6,18 @@ PUT at 64 connections for --seconds each, against the service and against
 examples/bare_hello.rs (same routes, no storage, no middleware). Prints requests/s, p50/p99,
 errors, peak RSS, start-to-ready time, and the service/bare ratios against the targets.
 
+Both servers are warmed up first (2 s of GET each), then measured in --rounds rounds that
+alternate which of the two goes first, so that a noisy neighbour slowing the machine for a
+while hurts both alike. Each figure is the median over the rounds; the ratio is the median
+of the per-round ratios, and every round's ratio is printed too.
+
 This is a measurement, not a test: it never fails on a missed target, it reports it.
 """
 
 import argparse
 import json
 import os
+import statistics
 import re
 import signal
 import socket
@@ -132,6 +138,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--moto-port", type=int, help="DynamoDB mode: moto server already listening here")
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
@@ -161,24 +168,37 @@ def main() -> None:
         [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
         f"http://127.0.0.1:{port}/readyz", env,
     )
-    base = f"http://127.0.0.1:{port}"
-    service_get = wrk(base, "GET", args.seconds, args.connections, args.users)
-    service_put = wrk(base, "PUT", args.seconds, args.connections, args.users)
-    rss = peak_rss_mb(service.pid)
-    stop(service)
-
     bare_port = free_port()
     bare, _ = start([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env)
-    bare_base = f"http://127.0.0.1:{bare_port}"
-    bare_get = wrk(bare_base, "GET", args.seconds, args.connections, args.users)
-    bare_put = wrk(bare_base, "PUT", args.seconds, args.connections, args.users)
+    targets = {"service": f"http://127.0.0.1:{port}", "bare": f"http://127.0.0.1:{bare_port}"}
+
+    for base in targets.values():
+        wrk(base, "GET", 2, args.connections, args.users)
+    runs = {(name, method): [] for name in targets for method in ("GET", "PUT")}
+    for method in ("GET", "PUT"):
+        for round_number in range(args.rounds):
+            order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
+            for name in order:
+                runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
+    rss = peak_rss_mb(service.pid)
+    stop(service)
     stop(bare)
 
-    get_ratio = service_get["rps"] / bare_get["rps"]
-    put_ratio = service_put["rps"] / bare_put["rps"]
+    def median_run(name: str, method: str) -> dict:
+        rows = runs[name, method]
+        return {key: statistics.median(row[key] for row in rows) for key in ("rps", "p50_ms", "p99_ms")} | {
+            "errors": sum(row["errors"] for row in rows)}
+
+    def round_ratios(method: str) -> list[float]:
+        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method])]
+
+    service_get, service_put = median_run("service", "GET"), median_run("service", "PUT")
+    bare_get, bare_put = median_run("bare", "GET"), median_run("bare", "PUT")
+    get_ratio = statistics.median(round_ratios("GET"))
+    put_ratio = statistics.median(round_ratios("PUT"))
     print()
     print(f"backend: {args.backend}  users: {args.users}  connections: {args.connections}  "
-          f"duration: {args.seconds}s each  cores: {os.cpu_count()}")
+          f"duration: {args.seconds}s each, {args.rounds} rounds (medians)  cores: {os.cpu_count()}")
     if args.backend == "dynamodb":
         print("note: DynamoDB figures are against moto, a Python emulator on this machine, not AWS")
     print(f"import of {args.users} users: {import_seconds:.2f}s")
@@ -190,6 +210,8 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "meets target" if ok else "MISSES target"
 
+    for method in ("GET", "PUT"):
+        print(f"{method} service/bare by round: " + ", ".join(f"{r:.2f}" for r in round_ratios(method)))
     print(f"GET service/bare: {get_ratio:.2f} (target >= {TARGETS['get_ratio']}: "
           f"{verdict(get_ratio >= TARGETS['get_ratio'])})")
     print(f"PUT service/bare: {put_ratio:.2f} (target >= {TARGETS['put_ratio']} with no error: "
