@@ -1,5 +1,7 @@
 //! `/hello/{username}`: the public API.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,7 +49,7 @@ pub struct GreetingResponse {
     tag = "hello"
 )]
 pub async fn put_user(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     UserPath(username): UserPath,
     JsonBody(request): JsonBody<PutUserRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -79,7 +81,7 @@ pub async fn put_user(
     tag = "hello"
 )]
 pub async fn get_user(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     UserPath(username): UserPath,
 ) -> Result<Json<GreetingResponse>, ApiError> {
     let birth_date = state

@@ -1,48 +1,143 @@
-//! Cross-cutting behaviour for every route: metrics, access logs, and JSON error bodies.
+//! What every request gets on its way in and out, in one layer: a request id, a metric sample,
+//! an access-log line, and a JSON body on errors raised below the handlers.
+//!
+//! One hand-written layer rather than a stack of `from_fn` middlewares and tower-http's
+//! request-id layers: each of those clones and boxes the services below it on every request,
+//! which cost more than a cache-hot GET itself (see the benchmark notes in the README).
 
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::Json;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Json};
+use metrics::{Counter, Histogram};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use super::error::ErrorBody;
 
-/// Records one metric sample and one access-log line per request. Labels use the route
-/// template (`/hello/{username}`), never the raw path, so usernames stay out of metrics and
-/// the number of series stays bounded.
-pub async fn observe(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let request_id = request_id(request.headers());
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-    let response = next.run(request).await;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EdgeLayer;
 
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
-    tracing::info!(
-        method,
-        route,
-        status,
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        request_id,
-        "request"
-    );
-    response
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let request_id = take_or_make_request_id(request.headers_mut());
+        let observed = Observed {
+            started: Instant::now(),
+            method: method_label(request.method()),
+            // Labels use the route template (`/hello/{username}`), never the raw path, so
+            // usernames stay out of metrics and the number of series stays bounded.
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            request_id,
+        };
+        EdgeFuture {
+            inner: self.inner.call(request),
+            observed: Some(observed),
+        }
+    }
+}
+
+pin_project! {
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        observed: Option<Observed>,
+    }
+}
+
+impl<F, B> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response<B>, Infallible>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = ready!(this.inner.poll(cx));
+        let response = response.map(Body::new);
+        let observed = this
+            .observed
+            .take()
+            .expect("a future is not polled after it completed");
+        Poll::Ready(Ok(observed.finish(json_error_body(response))))
+    }
+}
+
+struct Observed {
+    started: Instant,
+    method: &'static str,
+    route: Option<MatchedPath>,
+    request_id: HeaderValue,
+}
+
+impl Observed {
+    fn finish(self, mut response: Response) -> Response {
+        let latency = self.started.elapsed();
+        let status = response.status().as_u16();
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        record_request(self.method, route, status, latency.as_secs_f64());
+        tracing::info!(
+            method = self.method,
+            route,
+            status,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            request_id = self.request_id.to_str().unwrap_or_default(),
+            "request"
+        );
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), self.request_id);
+        response
+    }
+}
+
+/// Keeps the caller's `x-request-id` so one id follows a request through every hop, or makes one.
+fn take_or_make_request_id(headers: &mut HeaderMap) -> HeaderValue {
+    if let Some(id) = headers.get(&X_REQUEST_ID) {
+        return id.clone();
+    }
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    let id = HeaderValue::from_str(id).expect("a UUID is a valid header value");
+    headers.insert(X_REQUEST_ID.clone(), id.clone());
+    id
 }
 
 fn method_label(method: &Method) -> &'static str {
@@ -59,19 +154,54 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+/// The metric handles of one label set. Looking a handle up in the registry builds and hashes
+/// its labels each time; each worker thread remembers the few label sets it has seen instead.
+struct RequestSeries {
+    method: &'static str,
+    route: Box<str>,
+    status: u16,
+    count: Counter,
+    duration: Histogram,
+}
+
+thread_local! {
+    static SERIES: RefCell<Vec<RequestSeries>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Label sets are bounded (methods × routes × statuses), so the per-thread list stays short.
+fn record_request(method: &'static str, route: &str, status: u16, seconds: f64) {
+    SERIES.with_borrow_mut(|series| {
+        let known = series
+            .iter()
+            .position(|s| s.status == status && s.method == method && *s.route == *route);
+        let index = known.unwrap_or_else(|| {
+            series.push(register_series(method, route, status));
+            series.len() - 1
+        });
+        series[index].count.increment(1);
+        series[index].duration.record(seconds);
+    });
+}
+
+fn register_series(method: &'static str, route: &str, status: u16) -> RequestSeries {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    RequestSeries {
+        method,
+        route: route.into(),
+        status,
+        count: metrics::counter!("http_requests_total", &labels),
+        duration: metrics::histogram!("http_request_duration_seconds", &labels),
+    }
 }
 
 /// Answers raised below our handlers (unknown route, wrong method, timeout, panic) come
 /// with empty or plain-text bodies. Give them the same JSON shape as every other error,
 /// keeping their status and headers (such as `Allow` on a 405).
-pub async fn json_error_bodies(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+fn json_error_body(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
         return response;

@@ -1,5 +1,6 @@
 //! Endpoints for the people and machines that run the service.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -38,7 +39,7 @@ pub async fn healthz() -> Json<Status> {
     ),
     tag = "operations"
 )]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
     if state.lifecycle.is_shutting_down() {
         return Err(ApiError::NotReady("shutting down"));
     }
@@ -57,7 +58,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiEr
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)), tag = "operations")]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

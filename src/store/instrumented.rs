@@ -1,6 +1,8 @@
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use metrics::Histogram;
 
 use super::{StoreError, User, UserStore};
 use crate::domain::{BirthDate, Username};
@@ -8,24 +10,57 @@ use crate::domain::{BirthDate, Username};
 /// Wraps any store with latency and error metrics, so every backend reports the same series.
 pub struct Instrumented {
     inner: Box<dyn UserStore>,
+    /// Looked up once rather than per call, and on first use rather than at construction:
+    /// stores are opened before the metrics recorder is installed.
+    latency: OnceLock<Latency>,
+}
+
+/// One latency histogram per operation.
+struct Latency {
+    put: Histogram,
+    put_many: Histogram,
+    get: Histogram,
+    all: Histogram,
+    ping: Histogram,
+}
+
+impl Latency {
+    fn register(backend: &'static str) -> Self {
+        let histogram = |operation: &'static str| metrics::histogram!("store_operation_duration_seconds", "backend" => backend, "operation" => operation);
+        Self {
+            put: histogram("put"),
+            put_many: histogram("put_many"),
+            get: histogram("get"),
+            all: histogram("all"),
+            ping: histogram("ping"),
+        }
+    }
 }
 
 impl Instrumented {
     pub fn new(inner: Box<dyn UserStore>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            latency: OnceLock::new(),
+        }
+    }
+
+    fn latency(&self) -> &Latency {
+        self.latency
+            .get_or_init(|| Latency::register(self.inner.backend()))
     }
 
     async fn observe<T>(
         &self,
         operation: &'static str,
+        latency: &Histogram,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let result = call.await;
-        let backend = self.inner.backend();
-        metrics::histogram!("store_operation_duration_seconds", "backend" => backend, "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
+        latency.record(started.elapsed().as_secs_f64());
         if let Err(error) = &result {
+            let backend = self.inner.backend();
             metrics::counter!("store_operation_errors_total", "backend" => backend, "operation" => operation, "kind" => error.kind())
                 .increment(1);
         }
@@ -36,23 +71,32 @@ impl Instrumented {
 #[async_trait]
 impl UserStore for Instrumented {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
-        self.observe("put", self.inner.put(user)).await
+        self.observe("put", &self.latency().put, self.inner.put(user))
+            .await
     }
 
     async fn put_many(&self, users: &[User]) -> Result<(), StoreError> {
-        self.observe("put_many", self.inner.put_many(users)).await
+        self.observe(
+            "put_many",
+            &self.latency().put_many,
+            self.inner.put_many(users),
+        )
+        .await
     }
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
-        self.observe("get", self.inner.get(username)).await
+        self.observe("get", &self.latency().get, self.inner.get(username))
+            .await
     }
 
     async fn all(&self) -> Result<Vec<User>, StoreError> {
-        self.observe("all", self.inner.all()).await
+        self.observe("all", &self.latency().all, self.inner.all())
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.observe("ping", self.inner.ping()).await
+        self.observe("ping", &self.latency().ping, self.inner.ping())
+            .await
     }
 
     async fn close(&self) {

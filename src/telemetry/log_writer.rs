@@ -1,43 +1,65 @@
-//! Where log lines go: a shared in-memory buffer that a background thread writes to stdout
-//! in batches.
+//! Where log lines go: in-memory buffers that a background thread writes to stdout in
+//! batches.
 //!
 //! Every request logs a line, so the cost per line matters. Writing each line with its own
 //! syscall, or handing each line to a logging thread through a channel (one thread wake-up
 //! per line), cut the API's throughput roughly in half in our benchmark. Appending to a
-//! buffer under an uncontended mutex costs a memcpy; the writer thread wakes up every
-//! [`FLUSH_INTERVAL`], or sooner when the buffer fills, and writes all lines at once.
+//! buffer costs a memcpy; the writer thread wakes up every [`FLUSH_INTERVAL`], or sooner when
+//! a buffer fills, and writes all lines at once. Each thread appends to its own buffer (one
+//! of [`SHARDS`]), so worker threads never contend for one lock or cache line; lines from
+//! different threads may therefore reach stdout out of timestamp order within one batch.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Longest a line waits in memory before it reaches stdout.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-/// Past this many buffered bytes the writer thread is woken at once.
-const WAKE_AT_BYTES: usize = 256 * 1024;
-/// If stdout cannot keep up, lines beyond this are dropped (and counted) rather than
-/// growing memory without bound or making requests wait for the log reader.
+/// Past this many bytes in one buffer the writer thread is woken at once.
+const WAKE_AT_BYTES: usize = 64 * 1024;
+/// Buffers, each used by the threads whose number maps to it. More than the worker threads
+/// of a typical task, so that two of them rarely share one.
+const SHARDS: usize = 8;
+/// If stdout cannot keep up, lines beyond this (in all buffers together) are dropped and
+/// counted rather than growing memory without bound or making requests wait for the log reader.
 const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
 
 struct Shared {
-    buffer: Mutex<Vec<u8>>,
-    wake: Condvar,
+    buffers: [Mutex<Vec<u8>>; SHARDS],
+    writer_thread: OnceLock<Thread>,
     closing: AtomicBool,
     dropped_lines: AtomicU64,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Vec<u8>> {
         // A byte buffer cannot be left inconsistent by a panicking writer.
-        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+        self.buffers[shard]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake_writer(&self) {
+        if let Some(thread) = self.writer_thread.get() {
+            thread.unpark();
+        }
     }
 }
 
-/// Hands out writers for `tracing-subscriber`; all of them append to the same buffer.
+/// This thread's buffer: threads are numbered in the order they first log.
+fn shard_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+/// Hands out writers for `tracing-subscriber`; each appends to its thread's buffer.
 #[derive(Clone)]
 pub struct BatchedStdout {
     shared: Arc<Shared>,
@@ -51,8 +73,8 @@ pub struct FlushOnDrop {
 
 pub fn batched_stdout() -> io::Result<(BatchedStdout, FlushOnDrop)> {
     let shared = Arc::new(Shared {
-        buffer: Mutex::new(Vec::with_capacity(WAKE_AT_BYTES)),
-        wake: Condvar::new(),
+        buffers: std::array::from_fn(|_| Mutex::new(Vec::with_capacity(WAKE_AT_BYTES))),
+        writer_thread: OnceLock::new(),
         closing: AtomicBool::new(false),
         dropped_lines: AtomicU64::new(0),
     });
@@ -60,6 +82,7 @@ pub fn batched_stdout() -> io::Result<(BatchedStdout, FlushOnDrop)> {
     let thread = std::thread::Builder::new()
         .name("log-writer".into())
         .spawn(move || write_batches(&worker, &mut io::stdout()))?;
+    let _ = shared.writer_thread.set(thread.thread().clone());
     Ok((
         BatchedStdout {
             shared: shared.clone(),
@@ -74,20 +97,14 @@ pub fn batched_stdout() -> io::Result<(BatchedStdout, FlushOnDrop)> {
 fn write_batches(shared: &Shared, out: &mut impl Write) {
     let mut batch = Vec::with_capacity(WAKE_AT_BYTES);
     loop {
-        let closing = {
-            let buffer = shared.lock();
-            let (mut buffer, _) = shared
-                .wake
-                .wait_timeout_while(buffer, FLUSH_INTERVAL, |b| {
-                    b.len() < WAKE_AT_BYTES && !shared.closing.load(Ordering::Acquire)
-                })
-                .unwrap_or_else(PoisonError::into_inner);
-            std::mem::swap(&mut *buffer, &mut batch);
-            shared.closing.load(Ordering::Acquire)
-        };
-        // Nowhere to report a failing stdout but stdout itself; keep serving regardless.
-        let _ = out.write_all(&batch).and_then(|()| out.flush());
-        batch.clear();
+        // Read before draining, so that lines logged before `closing` was set are written.
+        let closing = shared.closing.load(Ordering::Acquire);
+        for shard in 0..SHARDS {
+            std::mem::swap(&mut *shared.lock(shard), &mut batch);
+            // Nowhere to report a failing stdout but stdout itself; keep serving regardless.
+            let _ = out.write_all(&batch);
+            batch.clear();
+        }
         let dropped = shared.dropped_lines.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             let _ = writeln!(
@@ -95,16 +112,18 @@ fn write_batches(shared: &Shared, out: &mut impl Write) {
                 r#"{{"level":"WARN","message":"log lines dropped: stdout too slow","dropped":{dropped}}}"#
             );
         }
+        let _ = out.flush();
         if closing {
             return;
         }
+        std::thread::park_timeout(FLUSH_INTERVAL);
     }
 }
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
         self.shared.closing.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
+        self.shared.wake_writer();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -112,19 +131,19 @@ impl Drop for FlushOnDrop {
 }
 
 /// One formatted event; `tracing-subscriber` writes each event in a single `write_all`.
-pub struct LineWriter {
-    shared: Arc<Shared>,
+pub struct LineWriter<'a> {
+    shared: &'a Shared,
 }
 
-impl Write for LineWriter {
+impl Write for LineWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut buffer = self.shared.lock();
-        if buffer.len() + bytes.len() > MAX_BUFFERED_BYTES {
+        let mut buffer = self.shared.lock(shard_of_this_thread());
+        if buffer.len() + bytes.len() > MAX_BUFFERED_BYTES / SHARDS {
             self.shared.dropped_lines.fetch_add(1, Ordering::Relaxed);
         } else {
             buffer.extend_from_slice(bytes);
             if buffer.len() >= WAKE_AT_BYTES {
-                self.shared.wake.notify_one();
+                self.shared.wake_writer();
             }
         }
         Ok(bytes.len())
@@ -136,11 +155,11 @@ impl Write for LineWriter {
 }
 
 impl<'a> MakeWriter<'a> for BatchedStdout {
-    type Writer = LineWriter;
+    type Writer = LineWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
         LineWriter {
-            shared: self.shared.clone(),
+            shared: &self.shared,
         }
     }
 }
