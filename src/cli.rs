@@ -67,7 +67,7 @@ async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
         }
         // Opening a SQLite store creates the file and migrates its schema.
         DatabaseUrl::Sqlite(_) => {
-            store::open_for(&url, Workload::Bulk).await?.close().await;
+            store::open_for_bulk(&url).await?.close().await;
             println!("{url} is ready");
         }
     }
@@ -75,7 +75,7 @@ async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let store = store::open_for(&args.database.database_url, Workload::Bulk).await?;
+    let store = store::open_for_bulk(&args.database.database_url).await?;
     let outcome = transfer::import_file(store.as_ref(), &args.file, SystemClock.today()).await;
     // Closing flushes SQLite's writer, so what was imported is durable even if some was rejected.
     store.close().await;
@@ -83,7 +83,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let store = store::open_for(&args.database.database_url, Workload::Bulk).await?;
+    let store = store::open_for_bulk(&args.database.database_url).await?;
     let outcome = transfer::export(store.as_ref(), std::io::stdout().lock()).await;
     store.close().await;
     eprintln!("exported {} users", outcome?);

@@ -45,7 +45,7 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 impl Server {
     /// Opens the store named on the command line and binds the listener.
     pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = store::open(&args.database.database_url).await?;
+        let store = store::open(&args.database.database_url, args.read_cache_users).await?;
         let limits = Limits {
             request_timeout: args.request_timeout,
             body_limit: args.body_limit,

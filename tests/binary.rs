@@ -283,6 +283,49 @@ macro_rules! binary_tests_for {
 }
 
 binary_tests_for!(sqlite, SqliteDatabase::fresh().await);
+
+/// Several processes may share one SQLite file (a rolling deploy on one host). Each caches
+/// what it reads, yet none may answer from its cache once another has acknowledged a write.
+#[tokio::test]
+async fn processes_sharing_a_sqlite_file_see_each_others_writes_at_once() {
+    let database = SqliteDatabase::fresh().await;
+    let servers = [
+        server::start(&database, &[]).await,
+        server::start(&database, &[]).await,
+    ];
+    let client = client();
+    let today = chrono::Utc::now().date_naive();
+    for round in 0..20 {
+        let writer = &servers[round % 2];
+        let reader = &servers[(round + 1) % 2];
+        // Both have the previous answer cached before the write.
+        for server in &servers {
+            greeting(&client, server, "shared").await;
+            greeting(&client, server, "shared").await;
+        }
+        let date = format!("19{:02}-{:02}-{:02}", 50 + round, 1 + round % 12, 1 + round);
+        assert_eq!(
+            put(&client, writer, "shared", &date).await,
+            StatusCode::NO_CONTENT
+        );
+
+        let expected = expected_greeting("shared", &date, today);
+        assert_eq!(
+            greeting(&client, reader, "shared").await,
+            (StatusCode::OK, expected.clone())
+        );
+        assert_eq!(
+            greeting(&client, writer, "shared").await,
+            (StatusCode::OK, expected)
+        );
+    }
+}
+
+fn expected_greeting(user: &str, date: &str, today: chrono::NaiveDate) -> String {
+    use hello_birthday::domain::{BirthDate, Greeting, IsoDate, Username};
+    let birth_date = BirthDate::recorded(IsoDate::parse(date).unwrap());
+    Greeting::new(Username::parse(user).unwrap(), birth_date, today).to_string()
+}
 binary_tests_for!(dynamodb, common::dynamodb::DynamoDbDatabase::fresh().await);
 
 /// Configuration mistakes stop the process at once with one line on stderr, never a panic.

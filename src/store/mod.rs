@@ -75,15 +75,25 @@ pub trait UserStore: Send + Sync + 'static {
 }
 
 /// Opens the store that `url` names for serving requests, creating or migrating its schema
-/// where the backend allows it (SQLite; DynamoDB tables are created by Terraform).
-pub async fn open(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
-    open_for(url, Workload::Serve).await
+/// where the backend allows it (SQLite; DynamoDB tables are created by Terraform). Backends
+/// that can cache point reads safely (SQLite) keep up to `cached_users` of them in memory.
+pub async fn open(url: &DatabaseUrl, cached_users: usize) -> anyhow::Result<Arc<dyn UserStore>> {
+    open_with(url, Workload::Serve, cached_users).await
 }
 
-/// Like [`open`], with timeouts and retries tuned for `workload` where the backend has them.
-pub async fn open_for(url: &DatabaseUrl, workload: Workload) -> anyhow::Result<Arc<dyn UserStore>> {
+/// Like [`open`], for import, export and table creation: timeouts and retries suited to
+/// batches, and no read cache.
+pub async fn open_for_bulk(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
+    open_with(url, Workload::Bulk, 0).await
+}
+
+async fn open_with(
+    url: &DatabaseUrl,
+    workload: Workload,
+    cached_users: usize,
+) -> anyhow::Result<Arc<dyn UserStore>> {
     let store: Box<dyn UserStore> = match url {
-        DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path).await?),
+        DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, cached_users).await?),
         DatabaseUrl::DynamoDb { table } => {
             Box::new(dynamodb::DynamoDbStore::connect(table, workload).await?)
         }

@@ -28,7 +28,7 @@ pub fn clock(today: &str) -> Arc<FixedClock> {
 pub async fn sqlite_store() -> (Arc<dyn UserStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
-    (store::open(&url).await.expect("open SQLite"), dir)
+    (store::open(&url, 1000).await.expect("open SQLite"), dir)
 }
 
 /// A database the real binary can be pointed at, fresh for each test.

@@ -10,6 +10,11 @@
 //! back. The inline connection never waits for a lock (busy timeout 0); in the rare case it
 //! would have to (another process recovering the WAL), the read is retried on a blocking
 //! thread that may wait. Scans (export) always run on a blocking thread.
+//!
+//! Point reads are cached in memory (see [`read_cache`] for how the cache stays correct when
+//! several processes share the file).
+
+mod read_cache;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -23,6 +28,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
+use self::read_cache::{Generations, ReadCache};
 use super::{StoreError, User, UserStore};
 use crate::domain::{BirthDate, IsoDate, Username};
 
@@ -54,18 +60,22 @@ fn migrations() -> Migrations<'static> {
 pub struct SqliteStore {
     /// Identifies this store's connections in each thread's cache; see [`read_inline`].
     identity: Arc<PathBuf>,
+    generations: Arc<Generations>,
+    /// `None` when configured with no room for entries.
+    cache: Option<ReadCache>,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Up to `cached_users` answers to point reads are kept in memory.
+    pub async fn open(path: &Path, cached_users: usize) -> anyhow::Result<Self> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path)).await?
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, cached_users)).await?
     }
 
-    fn open_blocking(path: PathBuf) -> anyhow::Result<Self> {
+    fn open_blocking(path: PathBuf, cached_users: usize) -> anyhow::Result<Self> {
         let mut writer = open_connection(&path, OpenFlags::SQLITE_OPEN_CREATE)
             .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
         writer
@@ -76,13 +86,19 @@ impl SqliteStore {
             .to_latest(&mut writer)
             .with_context(|| format!("cannot migrate the schema of {}", path.display()))?;
 
+        let generations = Arc::new(Generations::open(&path)?);
+        generations.advance_all();
+
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
+        let writer_generations = generations.clone();
         let writer_thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(writer, queue))
+            .spawn(move || run_writer(writer, &writer_generations, queue))
             .context("cannot start the SQLite writer thread")?;
         Ok(Self {
             identity: Arc::new(path),
+            generations,
+            cache: (cached_users > 0).then(|| ReadCache::new(cached_users)),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
         })
@@ -199,15 +215,28 @@ impl UserStore for SqliteStore {
     }
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
-        let key = username.as_str().to_owned();
+        let key = username.as_str();
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&self.generations, key));
+        if let Some(birth_date) = cached {
+            return Ok(birth_date);
+        }
+        let ticket = ReadCache::ticket(&self.generations, key);
+        let owned_key = key.to_owned();
         let stored = self
             .read(move |conn| {
                 conn.prepare_cached(SELECT_ONE)?
-                    .query_row([&key], |row| row.get::<_, String>(0))
+                    .query_row([&owned_key], |row| row.get::<_, String>(0))
                     .optional()
             })
             .await?;
-        stored.as_deref().map(decode_birth_date).transpose()
+        let birth_date = stored.as_deref().map(decode_birth_date).transpose()?;
+        if let Some(cache) = &self.cache {
+            cache.insert(key, ticket, birth_date);
+        }
+        Ok(birth_date)
     }
 
     async fn all(&self) -> Result<Vec<User>, StoreError> {
@@ -305,7 +334,11 @@ impl std::error::Error for SharedError {
     }
 }
 
-fn run_writer(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>) {
+fn run_writer(
+    mut connection: Connection,
+    generations: &Generations,
+    mut queue: mpsc::Receiver<WriteJob>,
+) {
     while let Some(first) = queue.blocking_recv() {
         let mut rows = first.rows.len();
         let mut group = vec![first];
@@ -315,6 +348,10 @@ fn run_writer(mut connection: Connection, mut queue: mpsc::Receiver<WriteJob>) {
             group.push(job);
         }
         let outcome = commit(&mut connection, &group).map_err(Arc::new);
+        // Even a failed commit may have landed (an I/O error after the WAL was written).
+        for (username, _) in group.iter().flat_map(|job| &job.rows) {
+            generations.advance(username);
+        }
         for job in group {
             // The caller may have gone away (request timed out); the write stands regardless.
             let _ = job.reply.send(outcome.clone());
