@@ -78,84 +78,118 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-# --- Load balancer and service ---
+# --- Alarms ---
 
-resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
-  alarm_name          = "${var.name}-alb-5xx-rate"
-  alarm_description   = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered 5xx by the ALB itself (no healthy target, timeouts). Runbook: ${local.runbook.alb_5xx}"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.alb_5xx_rate_threshold_percent
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+# Alarms on a metric-math expression over two or three inputs: one resource, one map entry each.
+locals {
+  rate_expression = "IF(FILL(requests, 0) >= ${var.min_requests_for_rate_alarms}, 100 * FILL(errors, 0) / requests, 0)"
 
-  metric_query {
-    id          = "rate"
-    expression  = "IF(FILL(requests, 0) >= ${var.min_requests_for_rate_alarms}, 100 * FILL(errors, 0) / requests, 0)"
-    label       = "ALB 5xx %"
-    return_data = true
-  }
-  metric_query {
-    id = "errors"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_ELB_5XX_Count"
-      dimensions  = local.lb_dims
-      period      = 60
-      stat        = "Sum"
+  expression_alarms = {
+    alb-5xx-rate = {
+      description = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered 5xx by the ALB itself (no healthy target, timeouts). Runbook: ${local.runbook.alb_5xx}"
+      threshold   = var.alb_5xx_rate_threshold_percent
+      expression  = { id = "rate", label = "ALB 5xx %", formula = local.rate_expression }
+      inputs = {
+        errors   = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_ELB_5XX_Count", dimensions = local.lb_dims, stat = "Sum" }
+        requests = { namespace = "AWS/ApplicationELB", metric_name = "RequestCount", dimensions = local.lb_dims, stat = "Sum" }
+      }
     }
-  }
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = local.lb_dims
-      period      = 60
-      stat        = "Sum"
+    target-5xx-rate = {
+      description = "More than ${var.target_5xx_rate_threshold_percent}% of requests answered 5xx by the service. Runbook: ${local.runbook.target_5xx}"
+      threshold   = var.target_5xx_rate_threshold_percent
+      expression  = { id = "rate", label = "Target 5xx %", formula = local.rate_expression }
+      inputs = {
+        errors   = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_Target_5XX_Count", dimensions = local.tg_dims, stat = "Sum" }
+        requests = { namespace = "AWS/ApplicationELB", metric_name = "RequestCount", dimensions = local.tg_dims, stat = "Sum" }
+      }
+    }
+    running-tasks-below-desired = {
+      description = "Fewer tasks running than desired for 5 minutes (crash loop, capacity, image pull). Runbook: ${local.runbook.running_tasks}"
+      threshold   = 0
+      periods     = 5
+      # No Container Insights data at all means the service is gone, which is worth waking up for.
+      missing_data = "breaching"
+      expression   = { id = "missing", label = "Tasks missing", formula = "desired - running" }
+      inputs = {
+        desired = { namespace = "ECS/ContainerInsights", metric_name = "DesiredTaskCount", dimensions = local.ecs_dims, stat = "Minimum" }
+        running = { namespace = "ECS/ContainerInsights", metric_name = "RunningTaskCount", dimensions = local.ecs_dims, stat = "Minimum" }
+      }
+    }
+    dynamodb-throttles = {
+      description = "DynamoDB throttled reads or writes on ${var.table_name}. Runbook: ${local.runbook.ddb_throttles}"
+      threshold   = 0
+      expression  = { id = "throttles", label = "Throttle events", formula = "FILL(reads, 0) + FILL(writes, 0)" }
+      inputs = {
+        reads  = { namespace = "AWS/DynamoDB", metric_name = "ReadThrottleEvents", dimensions = { TableName = var.table_name }, stat = "Sum" }
+        writes = { namespace = "AWS/DynamoDB", metric_name = "WriteThrottleEvents", dimensions = { TableName = var.table_name }, stat = "Sum" }
+      }
+    }
+    dynamodb-system-errors = {
+      description = "DynamoDB answered the service's GetItem/PutItem with 5xx (service-side errors). Runbook: ${local.runbook.ddb_sys_errors}"
+      threshold   = 0
+      expression  = { id = "errors", label = "System errors", formula = "FILL(get, 0) + FILL(put, 0)" }
+      inputs = {
+        get = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.table_name, Operation = "GetItem" }, stat = "Sum" }
+        put = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.table_name, Operation = "PutItem" }, stat = "Sum" }
+      }
     }
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "target_5xx_rate" {
-  alarm_name          = "${var.name}-target-5xx-rate"
-  alarm_description   = "More than ${var.target_5xx_rate_threshold_percent}% of requests answered 5xx by the service. Runbook: ${local.runbook.target_5xx}"
+resource "aws_cloudwatch_metric_alarm" "expression" {
+  for_each = local.expression_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.target_5xx_rate_threshold_percent
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  treat_missing_data  = "notBreaching"
+  threshold           = each.value.threshold
+  # Three minutes with two breaching, unless the entry says otherwise: one bad minute is noise.
+  evaluation_periods  = lookup(each.value, "periods", 3)
+  datapoints_to_alarm = lookup(each.value, "periods", 2)
+  treat_missing_data  = lookup(each.value, "missing_data", "notBreaching")
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
 
   metric_query {
-    id          = "rate"
-    expression  = "IF(FILL(requests, 0) >= ${var.min_requests_for_rate_alarms}, 100 * FILL(errors, 0) / requests, 0)"
-    label       = "Target 5xx %"
+    id          = each.value.expression.id
+    expression  = each.value.expression.formula
+    label       = each.value.expression.label
     return_data = true
   }
-  metric_query {
-    id = "errors"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_Target_5XX_Count"
-      dimensions  = local.tg_dims
-      period      = 60
-      stat        = "Sum"
+  dynamic "metric_query" {
+    for_each = each.value.inputs
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = metric_query.value.namespace
+        metric_name = metric_query.value.metric_name
+        dimensions  = metric_query.value.dimensions
+        period      = 60
+        stat        = metric_query.value.stat
+      }
     }
   }
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = local.tg_dims
-      period      = 60
-      stat        = "Sum"
-    }
-  }
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.alb_5xx_rate
+  to   = aws_cloudwatch_metric_alarm.expression["alb-5xx-rate"]
+}
+moved {
+  from = aws_cloudwatch_metric_alarm.target_5xx_rate
+  to   = aws_cloudwatch_metric_alarm.expression["target-5xx-rate"]
+}
+moved {
+  from = aws_cloudwatch_metric_alarm.running_tasks_below_desired
+  to   = aws_cloudwatch_metric_alarm.expression["running-tasks-below-desired"]
+}
+moved {
+  from = aws_cloudwatch_metric_alarm.dynamodb_throttles
+  to   = aws_cloudwatch_metric_alarm.expression["dynamodb-throttles"]
+}
+moved {
+  from = aws_cloudwatch_metric_alarm.dynamodb_system_errors
+  to   = aws_cloudwatch_metric_alarm.expression["dynamodb-system-errors"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "target_p99_latency" {
@@ -190,126 +224,6 @@ resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "running_tasks_below_desired" {
-  alarm_name          = "${var.name}-running-tasks-below-desired"
-  alarm_description   = "Fewer tasks running than desired for 5 minutes (crash loop, capacity, image pull). Runbook: ${local.runbook.running_tasks}"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  evaluation_periods  = 5
-  datapoints_to_alarm = 5
-  # No Container Insights data at all means the service is gone, which is worth waking up for.
-  treat_missing_data = "breaching"
-  alarm_actions      = [aws_sns_topic.alerts.arn]
-  ok_actions         = [aws_sns_topic.alerts.arn]
-
-  metric_query {
-    id          = "missing"
-    expression  = "desired - running"
-    label       = "Tasks missing"
-    return_data = true
-  }
-  metric_query {
-    id = "desired"
-    metric {
-      namespace   = "ECS/ContainerInsights"
-      metric_name = "DesiredTaskCount"
-      dimensions  = local.ecs_dims
-      period      = 60
-      stat        = "Minimum"
-    }
-  }
-  metric_query {
-    id = "running"
-    metric {
-      namespace   = "ECS/ContainerInsights"
-      metric_name = "RunningTaskCount"
-      dimensions  = local.ecs_dims
-      period      = 60
-      stat        = "Minimum"
-    }
-  }
-}
-
-# --- DynamoDB ---
-
-resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
-  alarm_name          = "${var.name}-dynamodb-throttles"
-  alarm_description   = "DynamoDB throttled reads or writes on ${var.table_name}. Runbook: ${local.runbook.ddb_throttles}"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-
-  metric_query {
-    id          = "throttles"
-    expression  = "FILL(reads, 0) + FILL(writes, 0)"
-    label       = "Throttle events"
-    return_data = true
-  }
-  metric_query {
-    id = "reads"
-    metric {
-      namespace   = "AWS/DynamoDB"
-      metric_name = "ReadThrottleEvents"
-      dimensions  = { TableName = var.table_name }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-  metric_query {
-    id = "writes"
-    metric {
-      namespace   = "AWS/DynamoDB"
-      metric_name = "WriteThrottleEvents"
-      dimensions  = { TableName = var.table_name }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "dynamodb_system_errors" {
-  alarm_name          = "${var.name}-dynamodb-system-errors"
-  alarm_description   = "DynamoDB answered the service's GetItem/PutItem with 5xx (service-side errors). Runbook: ${local.runbook.ddb_sys_errors}"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  evaluation_periods  = 3
-  datapoints_to_alarm = 2
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-
-  metric_query {
-    id          = "errors"
-    expression  = "FILL(get, 0) + FILL(put, 0)"
-    label       = "System errors"
-    return_data = true
-  }
-  metric_query {
-    id = "get"
-    metric {
-      namespace   = "AWS/DynamoDB"
-      metric_name = "SystemErrors"
-      dimensions  = { TableName = var.table_name, Operation = "GetItem" }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
-  metric_query {
-    id = "put"
-    metric {
-      namespace   = "AWS/DynamoDB"
-      metric_name = "SystemErrors"
-      dimensions  = { TableName = var.table_name, Operation = "PutItem" }
-      period      = 60
-      stat        = "Sum"
-    }
-  }
 }
 
 # --- Dashboard: the same signals as the alarms, one row per layer. ---
@@ -401,13 +315,8 @@ resource "aws_cloudwatch_dashboard" "this" {
 }
 
 locals {
-  alarms = [
-    aws_cloudwatch_metric_alarm.alb_5xx_rate,
-    aws_cloudwatch_metric_alarm.target_5xx_rate,
-    aws_cloudwatch_metric_alarm.target_p99_latency,
-    aws_cloudwatch_metric_alarm.unhealthy_hosts,
-    aws_cloudwatch_metric_alarm.running_tasks_below_desired,
-    aws_cloudwatch_metric_alarm.dynamodb_throttles,
-    aws_cloudwatch_metric_alarm.dynamodb_system_errors,
-  ]
+  alarms = concat(
+    values(aws_cloudwatch_metric_alarm.expression),
+    [aws_cloudwatch_metric_alarm.target_p99_latency, aws_cloudwatch_metric_alarm.unhealthy_hosts],
+  )
 }

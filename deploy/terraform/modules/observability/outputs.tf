@@ -16,8 +16,8 @@ output "alarm_names" {
 output "deployment_alarm_names" {
   description = "Alarms that roll an ECS deployment back when they fire during it: errors and latency the new tasks cause."
   value = [
-    aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name,
-    aws_cloudwatch_metric_alarm.target_5xx_rate.alarm_name,
+    aws_cloudwatch_metric_alarm.expression["alb-5xx-rate"].alarm_name,
+    aws_cloudwatch_metric_alarm.expression["target-5xx-rate"].alarm_name,
     aws_cloudwatch_metric_alarm.target_p99_latency.alarm_name,
   ]
 }

@@ -28,6 +28,16 @@ run "alarms" {
     error_message = "Seven distinct alarms."
   }
   assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.expression["alb-5xx-rate"].evaluation_periods == 3
+      && aws_cloudwatch_metric_alarm.expression["alb-5xx-rate"].datapoints_to_alarm == 2
+      && aws_cloudwatch_metric_alarm.expression["running-tasks-below-desired"].datapoints_to_alarm == 5
+      && aws_cloudwatch_metric_alarm.expression["running-tasks-below-desired"].treat_missing_data == "breaching"
+      && length(aws_cloudwatch_metric_alarm.expression["dynamodb-system-errors"].metric_query) == 3
+    )
+    error_message = "Expression alarms default to 2 of 3 minutes; missing tasks need 5 of 5 and treat no data as breaching."
+  }
+  assert {
     condition     = aws_cloudwatch_metric_alarm.target_p99_latency.extended_statistic == "p99"
     error_message = "The latency alarm is on p99."
   }
