@@ -12,10 +12,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{
     Cli, Command, CreateTableArgs, DatabaseUrl, ExportArgs, ImportArgs, ServeArgs,
 };
-use crate::lifecycle::shutdown_signal;
+use crate::lifecycle::{FORCED_EXIT_CODE, LOG_FLUSH_DEADLINE, RUNTIME_SHUTDOWN_DEADLINE, Signals};
 use crate::server::Server;
 use crate::store::dynamodb::{DynamoDbStore, TableCreated};
 use crate::store::{self, Workload};
+use crate::telemetry::Flusher;
 use crate::{healthcheck, telemetry, transfer};
 
 /// Exit code for a command line that cannot be understood, as clap and BSD `sysexits` use.
@@ -35,7 +36,10 @@ pub fn main() -> ExitCode {
             return fail(&anyhow::Error::new(error).context("cannot start the async runtime"));
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let outcome = runtime.block_on(run(cli.command));
+    // A task still blocked (on a hung store, say) must not hold the exit up indefinitely.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_DEADLINE);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
@@ -91,15 +95,39 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let _flush_logs_on_exit = telemetry::init_logging(&args.telemetry)?;
-    let server = Server::build(&args, Arc::new(SystemClock)).await?;
+    let logs = telemetry::init_logging(&args.telemetry)?;
+    // First thing after logging: a SIGTERM while the store opens must end the process cleanly.
+    let signals = Signals::install().context("cannot listen for SIGTERM and SIGINT")?;
+    let flusher = logs.flusher();
+    let mut stop = tokio::spawn(signals.first_then(move |signal| force_exit(signal, &flusher)));
+    let server = tokio::select! {
+        server = Server::build(&args, Arc::new(SystemClock)) => server?,
+        _ = &mut stop => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         address = %server.local_addr()?,
         database = %args.database.database_url,
         "ready to serve"
     );
-    server.run(shutdown_signal()).await
+    server
+        .run(async move {
+            let _ = stop.await;
+        })
+        .await
+}
+
+/// A second signal during the drain: exit now, with what was logged so far on stdout.
+fn force_exit(signal: &'static str, logs: &Flusher) -> ! {
+    tracing::error!(
+        signal,
+        "second signal during shutdown: exiting at once, requests in flight are abandoned"
+    );
+    logs.flush_within(LOG_FLUSH_DEADLINE);
+    std::process::exit(FORCED_EXIT_CODE)
 }
 
 fn fail(error: &anyhow::Error) -> ExitCode {

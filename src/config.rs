@@ -82,9 +82,37 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 
-    /// Longest time one request may take, reading its body included; slower ones get 408.
+    /// Longest time one request may take once its headers are in, reading its body included.
+    /// A client still sending its body then gets 408; a request slow on our side gets 503.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// How long a keep-alive connection may stay open with no request on it (HTTP/1 and
+    /// HTTP/2). Must outlast the load balancer's idle timeout (ALB: 60 s by default), or
+    /// the balancer reuses a connection this end is closing and its client gets a 502.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// From the first byte of a request, how long the client has to finish sending its
+    /// headers. A new connection that sends nothing, or an incomplete HTTP/2 preface, is
+    /// closed after this too.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Most connections open at once. At the cap, new connections wait in the listen backlog
+    /// while those already open keep being served. Each takes a file descriptor: keep it well
+    /// below `ulimit -n` (the store and the AWS SDK need some too).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Most requests handled at once. Beyond it a request waits for a slot at most
+    /// `--queue-timeout`, then gets a fast 503 instead of queueing towards its timeout.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+
+    /// How long a request may wait for one of the `--max-in-flight` slots before it is shed.
+    #[arg(long, env = "QUEUE_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub queue_timeout: Duration,
 
     /// After SIGTERM, how long to keep serving while readiness already says 503, so load
     /// balancers stop routing here before the listener closes.

@@ -1,6 +1,8 @@
 //! Wiring: opens the store, binds the listener, serves until told to stop, then shuts down
 //! in the order load balancers need.
 
+mod connection;
+
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -8,18 +10,24 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+pub use connection::Timeouts;
 
 use crate::clock::Clock;
 use crate::config::ServeArgs;
 use crate::http::{AppState, Limits, router};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, STORE_CLOSE_DEADLINE};
 use crate::store::{self, UserStore};
 use crate::telemetry;
+
+/// Largest request head accepted (request line and headers), what an ALB passes on; larger
+/// ones get 431 from hyper.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// How the server stops.
 #[derive(Debug, Clone, Copy)]
@@ -30,13 +38,20 @@ pub struct ShutdownPolicy {
     pub grace: Duration,
 }
 
+/// How many connections, and how long each may sit idle or send its headers.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionPolicy {
+    pub max_connections: u32,
+    pub timeouts: Timeouts,
+}
+
 pub struct Server {
     listener: TcpListener,
     router: Router,
     store: Arc<dyn UserStore>,
     lifecycle: Lifecycle,
     shutdown: ShutdownPolicy,
-    header_read_timeout: Duration,
+    connections: ConnectionPolicy,
 }
 
 /// Pause after a failed `accept` before trying again.
@@ -49,12 +64,21 @@ impl Server {
         let limits = Limits {
             request_timeout: args.request_timeout,
             body_limit: args.body_limit,
+            max_in_flight: args.max_in_flight,
+            queue_timeout: args.queue_timeout,
         };
         let shutdown = ShutdownPolicy {
             drain_delay: args.drain_delay,
             grace: args.shutdown_grace,
         };
-        Self::bind(args.listen, store, clock, limits, shutdown).await
+        let connections = ConnectionPolicy {
+            max_connections: args.max_connections,
+            timeouts: Timeouts {
+                idle: args.idle_timeout,
+                header_read: args.header_read_timeout,
+            },
+        };
+        Self::bind(args.listen, store, clock, limits, shutdown, connections).await
     }
 
     pub async fn bind(
@@ -63,6 +87,7 @@ impl Server {
         clock: Arc<dyn Clock>,
         limits: Limits,
         shutdown: ShutdownPolicy,
+        connections: ConnectionPolicy,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen)
             .await
@@ -80,7 +105,7 @@ impl Server {
             store,
             lifecycle,
             shutdown,
-            header_read_timeout: limits.request_timeout,
+            connections,
         })
     }
 
@@ -92,14 +117,22 @@ impl Server {
     /// for the drain delay, the listener closes, in-flight requests get the grace period, and
     /// the store is closed last so that every acknowledged write is flushed.
     pub async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let connections = GracefulShutdown::new();
-        let http = connection_builder(self.header_read_timeout);
+        let http = Arc::new(connection_builder(self.connections.timeouts));
+        let max = self.connections.max_connections;
+        // One permit per open connection: at the cap, accept waits and the kernel's backlog
+        // holds new connections, while those already open keep being served.
+        let slots = Arc::new(Semaphore::new(max as usize));
+        let (closing, stop_connections) = watch::channel(false);
         let mut draining_done = pin!(drain_after(
             stop,
             self.lifecycle.clone(),
             self.shutdown.drain_delay
         ));
         loop {
+            let slot = tokio::select! {
+                () = &mut draining_done => break,
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            };
             tokio::select! {
                 () = &mut draining_done => break,
                 accepted = self.listener.accept() => match accepted {
@@ -107,12 +140,13 @@ impl Server {
                         // Small JSON answers should not wait for Nagle's algorithm.
                         let _ = tcp.set_nodelay(true);
                         let service = TowerToHyperService::new(self.router.clone());
-                        let connection = http.serve_connection(TokioIo::new(tcp), service).into_owned();
-                        let connection = connections.watch(connection);
+                        let (http, stop, timeouts) = (http.clone(), stop_connections.clone(), self.connections.timeouts);
                         tokio::spawn(async move {
-                            if let Err(error) = connection.await {
-                                tracing::debug!(%error, "connection ended with an error");
-                            }
+                            let open = metrics::gauge!("http_connections_open");
+                            open.increment(1.0);
+                            connection::serve(&http, tcp, service, timeouts, stop).await;
+                            open.decrement(1.0);
+                            drop(slot);
                         });
                     }
                     Err(error) => {
@@ -125,36 +159,133 @@ impl Server {
         }
         drop(self.listener);
 
+        let _ = closing.send(true);
         let grace = self.shutdown.grace;
-        if tokio::time::timeout(grace, connections.shutdown())
+        if tokio::time::timeout(grace, slots.acquire_many(max))
             .await
             .is_err()
         {
             tracing::warn!(grace = ?grace, "shutdown grace period expired; abandoning requests still in flight");
         }
-        self.store.close().await;
+        close_store(self.store.as_ref()).await;
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// HTTP/1 and HTTP/2 on one port. A client must finish sending a request's headers within
-/// the request timeout, so trickling or half-open connections cannot pile up (the body and
-/// the handler are bounded by the same timeout in the router).
-fn connection_builder(header_read_timeout: Duration) -> ConnectionBuilder<TokioExecutor> {
+/// Closing flushes what the store buffers; a store that hangs must not hold up the exit
+/// past what the orchestrator allows (`stopTimeout`), so it gets a deadline.
+async fn close_store(store: &dyn UserStore) {
+    if tokio::time::timeout(STORE_CLOSE_DEADLINE, store.close())
+        .await
+        .is_err()
+    {
+        tracing::error!(deadline = ?STORE_CLOSE_DEADLINE, "the store did not close in time; exiting without waiting for it");
+    }
+}
+
+/// HTTP/1 and HTTP/2 on one port. hyper's own header-read timer is off: it also runs on idle
+/// keep-alive connections, so [`connection`] keeps the header-read and idle timers instead.
+/// HTTP/2 pings find peers that vanished while streams are open; an answer must come as fast
+/// as headers must.
+fn connection_builder(timeouts: Timeouts) -> ConnectionBuilder<TokioExecutor> {
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(None)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(timeouts.idle / 3)
+        .keep_alive_timeout(timeouts.header_read);
     builder
 }
-
 async fn drain_after(stop: impl Future<Output = ()>, lifecycle: Lifecycle, drain_delay: Duration) {
     stop.await;
     lifecycle.begin_shutdown();
     tracing::info!(drain_delay = ?drain_delay, "shutting down: readiness now fails, still serving while load balancers catch up");
     tokio::time::sleep(drain_delay).await;
     tracing::info!("no longer accepting connections; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::domain::{BirthDate, Username};
+    use crate::store::{StoreError, User};
+
+    /// A store whose `close` never returns, like a writer stuck on a dead disk.
+    struct HangsOnClose;
+
+    #[async_trait]
+    impl UserStore for HangsOnClose {
+        async fn put(&self, _: &User) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn put_many(&self, _: &[User]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
+            Ok(None)
+        }
+        async fn all(&self) -> Result<Vec<User>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn close(&self) {
+            std::future::pending::<()>().await;
+        }
+        fn backend(&self) -> &'static str {
+            "hangs-on-close"
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_is_bounded_when_the_store_does_not_close() {
+        let limits = Limits {
+            request_timeout: Duration::from_secs(10),
+            body_limit: 4096,
+            max_in_flight: 8,
+            queue_timeout: Duration::from_secs(1),
+        };
+        let shutdown = ShutdownPolicy {
+            drain_delay: Duration::from_secs(1),
+            grace: Duration::from_secs(2),
+        };
+        let connections = ConnectionPolicy {
+            max_connections: 8,
+            timeouts: Timeouts {
+                idle: Duration::from_secs(75),
+                header_read: Duration::from_secs(5),
+            },
+        };
+        let clock = Arc::new(FixedClock(chrono::NaiveDate::MIN));
+        let listen = "127.0.0.1:0".parse().unwrap();
+        let server = Server::bind(
+            listen,
+            Arc::new(HangsOnClose),
+            clock,
+            limits,
+            shutdown,
+            connections,
+        )
+        .await
+        .unwrap();
+        let started = tokio::time::Instant::now();
+        let bound = shutdown.drain_delay + shutdown.grace + crate::lifecycle::SHUTDOWN_OVERHEAD;
+        // Paused time: the deadlines elapse as soon as everything else waits.
+        tokio::time::timeout(bound, server.run(async {}))
+            .await
+            .expect("shutdown waited for a store that never closes")
+            .unwrap();
+        assert!(started.elapsed() <= shutdown.drain_delay + STORE_CLOSE_DEADLINE);
+    }
 }

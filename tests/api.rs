@@ -25,6 +25,8 @@ const TODAY: &str = "2026-11-28";
 const LIMITS: Limits = Limits {
     request_timeout: Duration::from_secs(2),
     body_limit: 4096,
+    max_in_flight: 64,
+    queue_timeout: Duration::from_millis(500),
 };
 
 struct TestApp {
@@ -54,13 +56,17 @@ impl TestApp {
     }
 
     fn router(&self) -> Router {
+        self.router_with(LIMITS)
+    }
+
+    fn router_with(&self, limits: Limits) -> Router {
         let state = AppState {
             store: self.store.clone(),
             clock: self.clock.clone(),
             lifecycle: self.lifecycle.clone(),
             metrics: telemetry::metrics_handle(),
         };
-        router(state, LIMITS)
+        router(state, limits)
     }
 
     async fn send(&self, request: Request<Body>) -> Response {
@@ -482,10 +488,66 @@ mod faults {
         assert_eq!(error, "internal error");
     }
 
+    /// The whole request arrived; the store is what is slow: our fault, so 503, not 408.
     #[tokio::test(start_paused = true)]
-    async fn a_request_over_the_timeout_is_408() {
+    async fn a_request_slowed_by_the_store_is_503_with_retry_after_not_408() {
         let app = app(Fault::Slow);
-        error_message(app.get("/hello/alice").await, StatusCode::REQUEST_TIMEOUT).await;
+        for response in [
+            app.get("/hello/alice").await,
+            app.put("alice", "1990-05-01").await,
+        ] {
+            assert!(response.headers().contains_key(header::RETRY_AFTER));
+            let error = error_message(response, StatusCode::SERVICE_UNAVAILABLE).await;
+            assert!(
+                error.contains("may or may not have taken effect"),
+                "{error}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_does_not_finish_its_body_gets_408() {
+        use futures::StreamExt;
+        let app = app(Fault::Slow);
+        let half: Result<&'static [u8], std::io::Error> = Ok(br#"{"dateOf"#);
+        let never_ends = futures::stream::iter([half]).chain(futures::stream::pending());
+        let response = app
+            .put_raw(
+                "alice",
+                Some("application/json"),
+                Body::from_stream(never_ends),
+            )
+            .await;
+        error_message(response, StatusCode::REQUEST_TIMEOUT).await;
+    }
+
+    /// With every in-flight slot held by a stalled request, the next one waits the queue
+    /// timeout and is shed with 503, long before its request timeout.
+    #[tokio::test(start_paused = true)]
+    async fn past_max_in_flight_requests_are_shed_with_503_after_the_queue_timeout() {
+        let app = app(Fault::Slow);
+        let limits = Limits {
+            max_in_flight: 1,
+            ..LIMITS
+        };
+        let router = app.router_with(limits);
+        let get = || Request::get("/hello/alice").body(Body::empty()).unwrap();
+        let stalled = tokio::spawn(router.clone().oneshot(get()));
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        let shed = router.oneshot(get()).await.unwrap();
+        assert_eq!(started.elapsed(), LIMITS.queue_timeout);
+        assert!(shed.headers().contains_key(header::RETRY_AFTER));
+        let error = error_message(shed, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(error.contains("overloaded"), "{error}");
+        let metrics = body_text(app.get("/metrics").await).await;
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("http_requests_shed_total ") && !line.ends_with(" 0")),
+            "{metrics}"
+        );
+        stalled.abort();
     }
 
     #[tokio::test]
@@ -614,6 +676,32 @@ mod operations {
             .body(Body::empty())
             .unwrap();
         assert_eq!(app.send(request).await.headers()["x-request-id"], "abc-123");
+    }
+
+    #[tokio::test]
+    async fn request_ids_that_are_too_long_empty_or_not_visible_ascii_are_replaced() {
+        let app = TestApp::new().await;
+        let longest = "a".repeat(128);
+        let request = Request::get("/healthz")
+            .header("x-request-id", &longest)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(request).await.headers()["x-request-id"], *longest);
+        for bad in [
+            "a".repeat(129),
+            "a".repeat(60_000),
+            String::new(),
+            "two words".into(),
+        ] {
+            let request = Request::get("/healthz")
+                .header("x-request-id", &bad)
+                .body(Body::empty())
+                .unwrap();
+            let response = app.send(request).await;
+            let replaced = response.headers()["x-request-id"].to_str().unwrap();
+            assert_ne!(replaced, bad);
+            assert_eq!(replaced.len(), 36, "a generated UUID: {replaced}");
+        }
     }
 
     #[tokio::test]

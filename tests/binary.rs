@@ -396,3 +396,310 @@ mod bad_configuration {
         assert_one_clear_line(&output, "--request-timeout");
     }
 }
+
+/// Connections, overload and lifecycle (issue 10): the timers, the caps and the signals,
+/// seen from a client's socket. The store plays no part in these, so they run on SQLite.
+mod connections {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// One HTTP/1.1 request on an open connection; returns the response head and body.
+    async fn exchange(stream: &mut TcpStream, request: &str) -> String {
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut chunk).await.expect("read");
+            assert!(
+                read > 0,
+                "closed mid-response: {:?}",
+                String::from_utf8_lossy(&response)
+            );
+            response.extend_from_slice(&chunk[..read]);
+            let text = String::from_utf8_lossy(&response).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        line.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(str::to_owned)
+                    })
+                    .map_or(0, |n| n.trim().parse().expect("content-length"));
+                if body.len() >= length {
+                    return text;
+                }
+            }
+        }
+    }
+
+    const GET_HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+
+    /// How long until the server closes `stream`, reading (and discarding) what it sends.
+    async fn time_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let mut sink = Vec::new();
+        tokio::time::timeout(limit, stream.read_to_end(&mut sink))
+            .await
+            .ok()
+            .map(|_| started.elapsed())
+    }
+
+    /// The old behaviour closed idle connections after the header-read timeout, so an ALB
+    /// reusing one got a 502. Idle and header-read are separate now: a connection idle for
+    /// longer than the header-read timeout still serves, and is closed after the idle one.
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_outlives_the_header_read_timeout_then_closes() {
+        let database = SqliteDatabase::fresh().await;
+        let running = server::start(
+            &database,
+            &["--header-read-timeout", "1s", "--idle-timeout", "4s"],
+        )
+        .await;
+        let mut stream = TcpStream::connect(running.addr).await.expect("connect");
+        assert!(
+            exchange(&mut stream, GET_HEALTHZ)
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(
+            exchange(&mut stream, GET_HEALTHZ)
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+        let closed_after = time_until_closed(&mut stream, Duration::from_secs(12))
+            .await
+            .expect("an idle connection is closed after the idle timeout");
+        assert!(
+            closed_after >= Duration::from_millis(3500),
+            "closed after {closed_after:?}, before the 4 s idle timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn silent_connections_and_incomplete_http2_prefaces_are_closed_after_the_header_read_timeout()
+     {
+        let database = SqliteDatabase::fresh().await;
+        let running = server::start(&database, &["--header-read-timeout", "1s"]).await;
+        let mut silent = Vec::new();
+        for _ in 0..20 {
+            silent.push(TcpStream::connect(running.addr).await.expect("connect"));
+        }
+        let mut preface = TcpStream::connect(running.addr).await.expect("connect");
+        preface
+            .write_all(b"PRI * HTTP/2.0\r\n")
+            .await
+            .expect("half a preface");
+        let mut trickle = TcpStream::connect(running.addr).await.expect("connect");
+        trickle
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .expect("half a head");
+
+        assert_eq!(
+            greeting(&client(), &running, "alice").await.0,
+            StatusCode::NOT_FOUND
+        );
+        for stream in silent.iter_mut().chain([&mut preface, &mut trickle]) {
+            let closed = time_until_closed(stream, Duration::from_secs(5)).await;
+            assert!(
+                closed.is_some(),
+                "a connection that sent no request was kept open"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn at_the_connection_cap_new_connections_wait_while_open_ones_keep_being_served() {
+        let database = SqliteDatabase::fresh().await;
+        let running = server::start(&database, &["--max-connections", "2"]).await;
+        let mut first = TcpStream::connect(running.addr).await.expect("connect");
+        let mut second = TcpStream::connect(running.addr).await.expect("connect");
+        for stream in [&mut first, &mut second] {
+            assert!(
+                exchange(stream, GET_HEALTHZ)
+                    .await
+                    .starts_with("HTTP/1.1 200")
+            );
+        }
+        let mut waiting = TcpStream::connect(running.addr)
+            .await
+            .expect("the backlog takes it");
+        waiting
+            .write_all(GET_HEALTHZ.as_bytes())
+            .await
+            .expect("send");
+        let mut byte = [0u8; 1];
+        let answered =
+            tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut byte)).await;
+        assert!(
+            answered.is_err(),
+            "a third connection was served past the cap of 2"
+        );
+        assert!(
+            exchange(&mut first, GET_HEALTHZ)
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+
+        drop(first);
+        let answer = tokio::time::timeout(Duration::from_secs(5), exchange(&mut waiting, ""))
+            .await
+            .expect("served once a slot is free");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_bounded_trace_ids_logged_and_oversized_headers_refused_and_counted() {
+        let database = SqliteDatabase::fresh().await;
+        let mut running = server::start(&database, &[]).await;
+        let trace = "Root=1-67891233-abcdef012345678912345678;Sampled=1";
+        let response = client()
+            .get(running.url("/healthz"))
+            .header("x-request-id", "x".repeat(10_000))
+            .header("x-amzn-trace-id", trace)
+            .send()
+            .await
+            .unwrap();
+        let replaced = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(replaced.len(), 36, "{replaced}");
+
+        let mut stream = TcpStream::connect(running.addr).await.expect("connect");
+        let huge = format!(
+            "GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n",
+            "y".repeat(17 * 1024)
+        );
+        let answer = exchange(&mut stream, &huge).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        // The connection is counted once hyper has closed it, just after the answer.
+        let mut counted = false;
+        for _ in 0..50 {
+            let metrics = client()
+                .get(running.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            counted =
+                metrics.contains(r#"http_connections_closed_total{reason="headers_too_large"} 1"#);
+            if counted {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(counted, "the 431 was not counted");
+
+        running.terminate();
+        running.wait_exit().await;
+        let entry = running
+            .log_entries()
+            .into_iter()
+            .find(|entry| entry["request_id"] == replaced.as_str())
+            .expect("the access log line of the request");
+        assert_eq!(entry["trace_id"], trace);
+        assert!(
+            !entry.to_string().contains("xxxxxxxx"),
+            "the oversized id was logged"
+        );
+    }
+}
+
+/// SIGTERM at any moment, a second signal, and exits that nothing can hold up.
+mod lifecycle {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// The store is still opening (the test holds the SQLite file locked) when SIGTERM comes.
+    #[tokio::test]
+    async fn sigterm_while_the_store_opens_ends_the_process_promptly_and_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let lock = rusqlite::Connection::open(&path).unwrap();
+        lock.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held(x);")
+            .unwrap();
+        let child = tokio::process::Command::new(BINARY)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+            .arg(format!("sqlite://{}", path.display()))
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let pid = child.id().expect("still starting") as libc::pid_t;
+        // SAFETY: kill(2) on a pid we spawned has no memory effects.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let started = Instant::now();
+        let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+            .await
+            .expect("exited")
+            .unwrap();
+        assert_eq!(
+            output.status.signal(),
+            None,
+            "killed by the signal instead of handling it"
+        );
+        assert!(output.status.success(), "{:?}", output.status);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("stopped during start-up"), "{stdout}");
+        drop(lock);
+    }
+
+    #[tokio::test]
+    async fn a_second_signal_during_the_drain_exits_at_once_with_a_non_zero_status() {
+        let database = SqliteDatabase::fresh().await;
+        let mut running = server::start(&database, &["--drain-delay", "30s"]).await;
+        running.terminate();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        running.signal(libc::SIGINT);
+        let status = tokio::time::timeout(Duration::from_secs(5), running.wait_exit())
+            .await
+            .expect("the second signal ends the 30 s drain at once");
+        assert_eq!(status.code(), Some(143));
+        assert!(
+            running.log_entries().iter().any(|entry| entry["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("second signal"))),
+            "the forced exit is logged"
+        );
+    }
+
+    /// A log reader that stops reading fills the pipe and blocks the log writer; the exit
+    /// still comes within drain + grace + the fixed bound (here 0 + 1 s + 5 s).
+    #[tokio::test]
+    async fn shutdown_is_bounded_when_stdout_stalls() {
+        let database = SqliteDatabase::fresh().await;
+        let mut running = server::start(&database, &["--shutdown-grace", "1s"]).await;
+        running.stall_stdout();
+        let http = client();
+        // About 250 bytes of access log each: well past a 64 KiB pipe.
+        for _ in 0..1000 {
+            http.get(running.url("/healthz")).send().await.unwrap();
+        }
+        running.terminate();
+        let started = Instant::now();
+        let status = tokio::time::timeout(Duration::from_secs(15), running.wait_exit())
+            .await
+            .expect("a stalled stdout held the exit up");
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(status.success(), "{status:?}");
+    }
+}

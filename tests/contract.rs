@@ -42,6 +42,8 @@ async fn the_operations_paths_answer_200() {
     let limits = Limits {
         request_timeout: std::time::Duration::from_secs(5),
         body_limit: 4096,
+        max_in_flight: 64,
+        queue_timeout: std::time::Duration::from_secs(1),
     };
     let contract = contract();
     for key in ["liveness_path", "readiness_path", "metrics_path"] {

@@ -29,6 +29,15 @@ pub enum ApiError {
     NotReady(&'static str),
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable(#[source] StoreError),
+    #[error("the service is overloaded, retry shortly")]
+    Overloaded,
+    /// A PUT answered so may or may not have been applied; PUT is idempotent, so retry it.
+    #[error(
+        "the request took too long on our side and was abandoned; it may or may not have taken effect, retry shortly"
+    )]
+    TimedOut,
+    #[error("the request was not received in time")]
+    ClientTooSlow,
     #[error("internal error")]
     Internal(#[source] StoreError),
 }
@@ -48,7 +57,10 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
-            Self::NotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ClientTooSlow => StatusCode::REQUEST_TIMEOUT,
+            Self::NotReady(_) | Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +119,8 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // Shed requests are counted, not logged one by one: under overload that would add load.
+        if status.is_server_error() && !matches!(self, Self::Overloaded) {
             // The client gets a generic message; the cause stays in our logs.
             tracing::error!(status = status.as_u16(), error = %cause_chain(&self), "request failed");
         }

@@ -40,11 +40,11 @@ pub struct GreetingResponse {
         (status = 204, description = "Saved. The write is durable once this answer is sent."),
         (status = 400, description = "Invalid username, malformed JSON, or a date that is not a real date before today", body = ErrorBody),
         (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout", body = ErrorBody),
+        (status = 408, description = "The client did not send the whole request within the request timeout", body = ErrorBody),
         (status = 413, description = "Request body larger than the limit", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
         (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
-        (status = 503, description = "The store is temporarily unavailable; retry after the Retry-After header", body = ErrorBody),
+        (status = 503, description = "The service is overloaded, the store is temporarily unavailable, or the request ran out of time on the server's side (a PUT may then have been applied or not; it is idempotent, so retry it); retry after the Retry-After header", body = ErrorBody),
     ),
     tag = "hello"
 )]
@@ -74,9 +74,9 @@ pub async fn put_user(
         (status = 400, description = "Invalid username", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
-        (status = 408, description = "The request took longer than the request timeout", body = ErrorBody),
+        (status = 408, description = "The client did not send the whole request within the request timeout", body = ErrorBody),
         (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
-        (status = 503, description = "The store is temporarily unavailable; retry after the Retry-After header", body = ErrorBody),
+        (status = 503, description = "The service is overloaded, the store is temporarily unavailable, or the request ran out of time on the server's side (a PUT may then have been applied or not; it is idempotent, so retry it); retry after the Retry-After header", body = ErrorBody),
     ),
     tag = "hello"
 )]

@@ -24,6 +24,12 @@ use tower::{Layer, Service};
 use super::error::ErrorBody;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The ALB's request trace, also written in its access logs: logged so the two join.
+static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+/// Longest request id kept; longer ones are replaced (they are echoed and logged on every line).
+const MAX_REQUEST_ID_BYTES: usize = 128;
+/// The ALB's trace header grows with `Self=` and custom fields; AWS caps it at 256 bytes.
+const MAX_TRACE_ID_BYTES: usize = 256;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EdgeLayer;
@@ -64,6 +70,11 @@ where
             // usernames stay out of metrics and the number of series stays bounded.
             route: request.extensions().get::<MatchedPath>().cloned(),
             request_id,
+            trace_id: request
+                .headers()
+                .get(&X_AMZN_TRACE_ID)
+                .filter(|value| is_short_and_visible(value, MAX_TRACE_ID_BYTES))
+                .cloned(),
         };
         EdgeFuture {
             inner: self.inner.call(request),
@@ -105,6 +116,7 @@ struct Observed {
     method: &'static str,
     route: Option<MatchedPath>,
     request_id: HeaderValue,
+    trace_id: Option<HeaderValue>,
 }
 
 impl Observed {
@@ -119,6 +131,7 @@ impl Observed {
             status,
             latency_ms = latency.as_secs_f64() * 1000.0,
             request_id = self.request_id.to_str().unwrap_or_default(),
+            trace_id = self.trace_id.as_ref().and_then(|id| id.to_str().ok()),
             "request"
         );
         response
@@ -128,9 +141,13 @@ impl Observed {
     }
 }
 
-/// Keeps the caller's `x-request-id` so one id follows a request through every hop, or makes one.
+/// Keeps the caller's `x-request-id` so one id follows a request through every hop, or makes
+/// one: when there is none, or it is not 1 to 128 visible ASCII characters.
 fn take_or_make_request_id(headers: &mut HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get(&X_REQUEST_ID) {
+    if let Some(id) = headers
+        .get(&X_REQUEST_ID)
+        .filter(|id| is_short_and_visible(id, MAX_REQUEST_ID_BYTES))
+    {
         return id.clone();
     }
     let mut buffer = uuid::Uuid::encode_buffer();
@@ -138,6 +155,11 @@ fn take_or_make_request_id(headers: &mut HeaderMap) -> HeaderValue {
     let id = HeaderValue::from_str(id).expect("a UUID is a valid header value");
     headers.insert(X_REQUEST_ID.clone(), id.clone());
     id
+}
+
+fn is_short_and_visible(value: &HeaderValue, max_bytes: usize) -> bool {
+    let bytes = value.as_bytes();
+    (1..=max_bytes).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_graphic)
 }
 
 fn method_label(method: &Method) -> &'static str {
@@ -228,7 +250,6 @@ fn framework_error_message(status: StatusCode) -> &'static str {
         StatusCode::METHOD_NOT_ALLOWED => {
             "method not allowed on this path; the Allow header lists the ones that are"
         }
-        StatusCode::REQUEST_TIMEOUT => "the request took too long and was abandoned; retry",
         StatusCode::PAYLOAD_TOO_LARGE => "request body is larger than the limit",
         status if status.is_server_error() => "internal error",
         _ => "the request was rejected",

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, extractors, errors and middleware.
 
+mod admission;
 mod error;
 mod extract;
 mod hello;
@@ -12,12 +13,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
+
+use admission::AdmissionLayer;
 
 pub use error::{ApiError, ErrorBody, cause_chain};
 pub use openapi::ApiDoc;
@@ -40,6 +41,9 @@ pub struct AppState {
 pub struct Limits {
     pub request_timeout: Duration,
     pub body_limit: usize,
+    /// Requests handled at once; more wait up to `queue_timeout` for a slot, then get 503.
+    pub max_in_flight: u32,
+    pub queue_timeout: Duration,
 }
 
 pub fn router(state: AppState, limits: Limits) -> Router {
@@ -58,8 +62,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::EdgeLayer)
                 .layer(CatchPanicLayer::new())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
+                .layer(AdmissionLayer::new(
+                    limits.max_in_flight,
+                    limits.queue_timeout,
                     limits.request_timeout,
                 ))
                 .layer(DefaultBodyLimit::max(limits.body_limit)),

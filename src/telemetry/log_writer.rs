@@ -13,9 +13,11 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::config::LogFormat;
 
 /// Longest a line waits in memory before it reaches stdout.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -33,6 +35,8 @@ struct Shared {
     writer_thread: OnceLock<Thread>,
     closing: AtomicBool,
     dropped_lines: AtomicU64,
+    /// Batches written so far, so that a flush can tell when its batch is out.
+    batches_written: AtomicU64,
 }
 
 impl Shared {
@@ -66,35 +70,45 @@ pub struct BatchedStdout {
 }
 
 /// Flushes what is buffered and stops the writer thread when dropped: keep it until exit.
+/// A stdout that does not drain (a stalled log shipper) holds the exit up for at most
+/// [`LOG_FLUSH_DEADLINE`](crate::lifecycle::LOG_FLUSH_DEADLINE).
 pub struct FlushOnDrop {
-    shared: Arc<Shared>,
+    flusher: Flusher,
     thread: Option<JoinHandle<()>>,
 }
 
-pub fn batched_stdout() -> io::Result<(BatchedStdout, FlushOnDrop)> {
+/// Pushes buffered lines out on demand, waiting a bounded time (for an exit that cannot run
+/// destructors).
+#[derive(Clone)]
+pub struct Flusher {
+    shared: Arc<Shared>,
+}
+
+pub fn batched_stdout(format: LogFormat) -> io::Result<(BatchedStdout, FlushOnDrop)> {
     let shared = Arc::new(Shared {
         buffers: std::array::from_fn(|_| Mutex::new(Vec::with_capacity(WAKE_AT_BYTES))),
         writer_thread: OnceLock::new(),
         closing: AtomicBool::new(false),
         dropped_lines: AtomicU64::new(0),
+        batches_written: AtomicU64::new(0),
     });
     let worker = shared.clone();
     let thread = std::thread::Builder::new()
         .name("log-writer".into())
-        .spawn(move || write_batches(&worker, &mut io::stdout()))?;
+        .spawn(move || write_batches(&worker, &mut io::stdout(), format))?;
     let _ = shared.writer_thread.set(thread.thread().clone());
     Ok((
         BatchedStdout {
             shared: shared.clone(),
         },
         FlushOnDrop {
-            shared,
+            flusher: Flusher { shared },
             thread: Some(thread),
         },
     ))
 }
 
-fn write_batches(shared: &Shared, out: &mut impl Write) {
+fn write_batches(shared: &Shared, out: &mut impl Write, format: LogFormat) {
     let mut batch = Vec::with_capacity(WAKE_AT_BYTES);
     loop {
         // Read before draining, so that lines logged before `closing` was set are written.
@@ -107,12 +121,11 @@ fn write_batches(shared: &Shared, out: &mut impl Write) {
         }
         let dropped = shared.dropped_lines.swap(0, Ordering::Relaxed);
         if dropped > 0 {
-            let _ = writeln!(
-                out,
-                r#"{{"level":"WARN","message":"log lines dropped: stdout too slow","dropped":{dropped}}}"#
-            );
+            metrics::counter!("log_lines_dropped_total").increment(dropped);
+            let _ = report_dropped(out, format, dropped);
         }
         let _ = out.flush();
+        shared.batches_written.fetch_add(1, Ordering::Release);
         if closing {
             return;
         }
@@ -120,11 +133,56 @@ fn write_batches(shared: &Shared, out: &mut impl Write) {
     }
 }
 
+/// Written by the writer thread itself (logging it would need room in the full buffers),
+/// in the shape of the other lines.
+fn report_dropped(out: &mut impl Write, format: LogFormat, dropped: u64) -> io::Result<()> {
+    const MESSAGE: &str = "log lines dropped: stdout too slow";
+    let now = humantime::format_rfc3339_micros(SystemTime::now());
+    let target = module_path!();
+    match format {
+        LogFormat::Json => writeln!(
+            out,
+            r#"{{"timestamp":"{now}","level":"WARN","target":"{target}","message":"{MESSAGE}","dropped":{dropped}}}"#
+        ),
+        LogFormat::Pretty => writeln!(out, "{now}  WARN {target}: {MESSAGE} dropped={dropped}"),
+    }
+}
+
+impl Flusher {
+    /// Wakes the writer and waits until a batch started after this call is out, or `deadline`.
+    pub fn flush_within(&self, deadline: Duration) {
+        let shared = &self.shared;
+        let seen = shared.batches_written.load(Ordering::Acquire);
+        shared.wake_writer();
+        let give_up = Instant::now() + deadline;
+        // Two batches: the one in progress may have drained the buffers before our lines.
+        while shared.batches_written.load(Ordering::Acquire) < seen + 2 && Instant::now() < give_up
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl FlushOnDrop {
+    pub fn flusher(&self) -> Flusher {
+        self.flusher.clone()
+    }
+}
+
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::Release);
-        self.shared.wake_writer();
-        if let Some(thread) = self.thread.take() {
+        let shared = &self.flusher.shared;
+        shared.closing.store(true, Ordering::Release);
+        shared.wake_writer();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let give_up = Instant::now() + crate::lifecycle::LOG_FLUSH_DEADLINE;
+        while !thread.is_finished() && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A writer stuck in `write` on a stalled stdout is left behind; the process exits.
+        if thread.is_finished() {
             let _ = thread.join();
         }
     }

@@ -12,11 +12,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryArgs};
 
-pub use log_writer::FlushOnDrop;
+pub use log_writer::{FlushOnDrop, Flusher};
 
 /// Seconds. From sub-millisecond cache-hot reads up to the request timeout.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Sends logs to stdout from a background thread so that a slow terminal or log shipper
@@ -24,7 +24,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<FlushOnDrop> {
     let filter = EnvFilter::try_new(&args.log_level)
         .with_context(|| format!("invalid log level {:?}", args.log_level))?;
-    let (writer, guard) = log_writer::batched_stdout().context("cannot start the log writer")?;
+    let (writer, guard) =
+        log_writer::batched_stdout(args.log_format).context("cannot start the log writer")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -86,6 +87,25 @@ fn describe_metrics() {
         "store_operation_errors_total",
         "Store operations that failed, by backend, operation and kind."
     );
+    metrics::describe_counter!(
+        "http_requests_shed_total",
+        "Requests answered 503 at once because every in-flight slot stayed taken for the queue timeout."
+    );
+    metrics::describe_gauge!(
+        "http_connections_open",
+        "Client connections open now (at most --max-connections)."
+    );
+    metrics::describe_counter!(
+        "http_connections_closed_total",
+        "Client connections ended, by reason: closed (by the client, or by us at shutdown), idle_timeout, header_read_timeout, headers_too_large (hyper answered 431), malformed (hyper answered 400 or reset the stream), error (reset or protocol error)."
+    );
+    metrics::describe_counter!(
+        "log_lines_dropped_total",
+        "Log lines dropped because stdout could not keep up."
+    );
+    // Present from the start at 0, so that rate() and alarms see the series before the first event.
+    metrics::counter!("http_requests_shed_total").absolute(0);
+    metrics::counter!("log_lines_dropped_total").absolute(0);
     metrics::describe_gauge!(
         "hello_birthday_build_info",
         "Always 1; the version label says which build is running."

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct RunningServer {
     child: Child,
     pub addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
+    /// While true, the test stops reading the server's stdout, as a stalled log shipper would.
+    stdout_stalled: Arc<AtomicBool>,
 }
 
 /// Starts `hello-birthday serve` on a free loopback port and waits until it says it is ready.
@@ -40,15 +43,28 @@ pub async fn start(database: &dyn TestDatabase, extra_args: &[&str]) -> RunningS
     let mut child = command.spawn().expect("spawn hello-birthday");
     let stdout = child.stdout.take().expect("piped stdout");
     let logs = Arc::new(Mutex::new(Vec::new()));
-    let addr = tokio::time::timeout(STARTUP_TIMEOUT, wait_until_ready(stdout, logs.clone()))
-        .await
-        .expect("the server did not become ready in time");
-    RunningServer { child, addr, logs }
+    let stdout_stalled = Arc::new(AtomicBool::new(false));
+    let addr = tokio::time::timeout(
+        STARTUP_TIMEOUT,
+        wait_until_ready(stdout, logs.clone(), stdout_stalled.clone()),
+    )
+    .await
+    .expect("the server did not become ready in time");
+    RunningServer {
+        child,
+        addr,
+        logs,
+        stdout_stalled,
+    }
 }
 
 /// Reads JSON log lines until the "ready to serve" one, then keeps draining stdout in the
 /// background so the server never blocks on a full pipe.
-async fn wait_until_ready(stdout: ChildStdout, logs: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+async fn wait_until_ready(
+    stdout: ChildStdout,
+    logs: Arc<Mutex<Vec<String>>>,
+    stalled: Arc<AtomicBool>,
+) -> SocketAddr {
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
         let line = lines
@@ -69,7 +85,13 @@ async fn wait_until_ready(stdout: ChildStdout, logs: Arc<Mutex<Vec<String>>>) ->
         }
     };
     tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
+        loop {
+            while stalled.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let Ok(Some(line)) = lines.next_line().await else {
+                return;
+            };
             logs.lock().unwrap().push(line);
         }
     });
@@ -86,6 +108,11 @@ impl RunningServer {
         // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
         let result = unsafe { libc::kill(pid, signal) };
         assert_eq!(result, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Stops reading the server's stdout: once the pipe is full, its log writes block.
+    pub fn stall_stdout(&self) {
+        self.stdout_stalled.store(true, Ordering::Relaxed);
     }
 
     pub fn terminate(&self) {
