@@ -132,7 +132,7 @@ resource "aws_lb" "this" {
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
-  idle_timeout               = 30
+  idle_timeout               = var.idle_timeout_seconds
   #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check cannot follow the count-guarded association.
 
   access_logs {

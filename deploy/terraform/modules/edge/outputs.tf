@@ -69,3 +69,8 @@ output "deletion_protection" {
   description = "Whether the ALB is protected from deletion."
   value       = aws_lb.this.enable_deletion_protection
 }
+
+output "idle_timeout_seconds" {
+  description = "The ALB idle timeout; the service's keep-alive idle timeout must exceed it."
+  value       = aws_lb.this.idle_timeout
+}

@@ -144,3 +144,14 @@ variable "waf_log_retention_days" {
     error_message = "waf_log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
   }
 }
+
+variable "idle_timeout_seconds" {
+  description = "ALB idle timeout: how long it keeps an idle connection (client or target) open. The service's IDLE_TIMEOUT must be longer (modules/service checks it), or the ALB reuses connections the task is closing and answers 502."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.idle_timeout_seconds >= 1 && var.idle_timeout_seconds <= 4000
+    error_message = "idle_timeout_seconds must be between 1 and 4000 (ALB limits)."
+  }
+}

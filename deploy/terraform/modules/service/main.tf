@@ -3,17 +3,28 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  # ECS must not SIGKILL a task that is still finishing requests within the grace the service was given.
-  stop_timeout_ok = var.stop_timeout > var.drain_delay_seconds + var.shutdown_grace_seconds
+  # After SIGTERM the service exits within drain delay + grace + a fixed bound on closing the
+  # store, flushing logs and stopping the runtime (SHUTDOWN_OVERHEAD in src/lifecycle.rs). ECS
+  # must not SIGKILL it before that.
+  shutdown_overhead_seconds = 5
+  stop_timeout_ok           = var.stop_timeout > var.drain_delay_seconds + var.shutdown_grace_seconds + local.shutdown_overhead_seconds
+
+  # The task must keep idle keep-alive connections open longer than the ALB does, so the ALB
+  # is always the side that closes them: a request it sends on a connection the task is
+  # closing becomes a 502.
+  idle_timeout_seconds = coalesce(var.idle_timeout_seconds, var.alb_idle_timeout_seconds + 15)
+  idle_timeout_ok      = local.idle_timeout_seconds > var.alb_idle_timeout_seconds
 
   environment = {
-    AWS_REGION      = data.aws_region.current.name
-    DATABASE_URL    = "dynamodb://${var.table_name}"
-    DRAIN_DELAY     = "${var.drain_delay_seconds}s"
-    HEALTHCHECK_URL = "http://127.0.0.1:${var.container_port}${var.liveness_path}"
-    LISTEN_ADDR     = "0.0.0.0:${var.container_port}"
-    LOG_FORMAT      = "json"
-    SHUTDOWN_GRACE  = "${var.shutdown_grace_seconds}s"
+    AWS_REGION          = data.aws_region.current.name
+    DATABASE_URL        = "dynamodb://${var.table_name}"
+    DRAIN_DELAY         = "${var.drain_delay_seconds}s"
+    HEADER_READ_TIMEOUT = "${var.header_read_timeout_seconds}s"
+    HEALTHCHECK_URL     = "http://127.0.0.1:${var.container_port}${var.liveness_path}"
+    IDLE_TIMEOUT        = "${local.idle_timeout_seconds}s"
+    LISTEN_ADDR         = "0.0.0.0:${var.container_port}"
+    LOG_FORMAT          = "json"
+    SHUTDOWN_GRACE      = "${var.shutdown_grace_seconds}s"
   }
 
   container = {
@@ -193,7 +204,11 @@ resource "aws_ecs_task_definition" "this" {
   lifecycle {
     precondition {
       condition     = local.stop_timeout_ok
-      error_message = "stop_timeout must exceed drain_delay_seconds + shutdown_grace_seconds, or ECS kills tasks mid-request."
+      error_message = "stop_timeout must exceed drain_delay_seconds + shutdown_grace_seconds + 5 (the service's fixed shutdown bound), or ECS kills tasks mid-shutdown."
+    }
+    precondition {
+      condition     = local.idle_timeout_ok
+      error_message = "idle_timeout_seconds must exceed alb_idle_timeout_seconds, or the ALB reuses connections the task is closing (502s)."
     }
   }
 }

@@ -116,7 +116,7 @@ variable "drain_delay_seconds" {
 }
 
 variable "stop_timeout" {
-  description = "Seconds ECS waits after SIGTERM before SIGKILL; must exceed drain delay + shutdown grace (Fargate max 120)."
+  description = "Seconds ECS waits after SIGTERM before SIGKILL; must exceed drain delay + shutdown grace + 5 s, the service's fixed shutdown bound (Fargate max 120)."
   type        = number
   default     = 30
 
@@ -256,4 +256,26 @@ variable "enable_autoscaling" {
   description = "Create the Application Auto Scaling target and policies. Only the moto smoke test turns this off: moto cannot list their tags."
   type        = bool
   default     = true
+}
+
+variable "alb_idle_timeout_seconds" {
+  description = "The ALB's idle timeout (modules/edge output idle_timeout_seconds); the service's idle timeout is derived from it and must exceed it."
+  type        = number
+}
+
+variable "idle_timeout_seconds" {
+  description = "IDLE_TIMEOUT given to the service: how long it keeps an idle keep-alive connection open. Null means alb_idle_timeout_seconds + 15; must exceed alb_idle_timeout_seconds."
+  type        = number
+  default     = null
+}
+
+variable "header_read_timeout_seconds" {
+  description = "HEADER_READ_TIMEOUT given to the service: how long a client has, from a request's first byte, to send its headers (and a new connection to send its first byte)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.header_read_timeout_seconds >= 1 && var.header_read_timeout_seconds <= 60
+    error_message = "header_read_timeout_seconds must be between 1 and 60."
+  }
 }

@@ -75,28 +75,29 @@ module "data" {
 module "service" {
   source = "../service"
 
-  name                    = local.name
-  image                   = "${module.registry.repository_url}@${var.image_digest}"
-  repository_arn          = module.registry.repository_arn
-  cpu_architecture        = var.cpu_architecture
-  cpu                     = var.task_cpu
-  memory                  = var.task_memory
-  container_port          = local.contract.container_port
-  liveness_path           = local.contract.liveness_path
-  min_capacity            = var.min_capacity
-  max_capacity            = var.max_capacity
-  vpc_id                  = module.network.vpc_id
-  private_subnet_ids      = module.network.private_subnet_ids
-  alb_security_group_id   = module.edge.alb_security_group_id
-  target_group_arn        = module.edge.target_group_arn
-  alb_arn_suffix          = module.edge.alb_arn_suffix
-  target_group_arn_suffix = module.edge.target_group_arn_suffix
-  table_name              = module.data.table_name
-  table_arn               = module.data.table_arn
-  log_retention_days      = var.log_retention_days
-  log_kms_key_arn         = module.observability.kms_key_arn
-  deployment_alarm_names  = module.observability.deployment_alarm_names
-  enable_autoscaling      = var.enable_autoscaling
+  name                     = local.name
+  image                    = "${module.registry.repository_url}@${var.image_digest}"
+  repository_arn           = module.registry.repository_arn
+  cpu_architecture         = var.cpu_architecture
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  container_port           = local.contract.container_port
+  liveness_path            = local.contract.liveness_path
+  min_capacity             = var.min_capacity
+  max_capacity             = var.max_capacity
+  vpc_id                   = module.network.vpc_id
+  private_subnet_ids       = module.network.private_subnet_ids
+  alb_security_group_id    = module.edge.alb_security_group_id
+  target_group_arn         = module.edge.target_group_arn
+  alb_arn_suffix           = module.edge.alb_arn_suffix
+  target_group_arn_suffix  = module.edge.target_group_arn_suffix
+  alb_idle_timeout_seconds = module.edge.idle_timeout_seconds
+  table_name               = module.data.table_name
+  table_arn                = module.data.table_arn
+  log_retention_days       = var.log_retention_days
+  log_kms_key_arn          = module.observability.kms_key_arn
+  deployment_alarm_names   = module.observability.deployment_alarm_names
+  enable_autoscaling       = var.enable_autoscaling
 }
 
 module "ci_access" {

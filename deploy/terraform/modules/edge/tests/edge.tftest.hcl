@@ -154,3 +154,12 @@ run "rejects_non_acm_certificate" {
   }
   expect_failures = [var.certificate_arn]
 }
+
+run "alb_idle_timeout_is_the_input_the_service_is_tied_to" {
+  command = plan
+
+  assert {
+    condition     = aws_lb.this.idle_timeout == 60 && output.idle_timeout_seconds == 60
+    error_message = "The ALB idle timeout must default to AWS's 60 s and be exported for the service's IDLE_TIMEOUT."
+  }
+}

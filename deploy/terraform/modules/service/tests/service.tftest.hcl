@@ -5,23 +5,24 @@ mock_provider "aws" {
 }
 
 variables {
-  name                    = "hello-birthday-staging"
-  image                   = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
-  repository_arn          = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
-  container_port          = 8080
-  liveness_path           = "/healthz"
-  min_capacity            = 2
-  max_capacity            = 4
-  vpc_id                  = "vpc-0123456789abcdef0"
-  private_subnet_ids      = ["subnet-a", "subnet-b", "subnet-c"]
-  alb_security_group_id   = "sg-0alb"
-  target_group_arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hello-birthday-staging/0123456789abcdef"
-  alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
-  target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
-  table_name              = "hello-birthday-staging"
-  table_arn               = "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging"
-  log_kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-  deployment_alarm_names  = ["hello-birthday-staging-target-5xx-rate"]
+  name                     = "hello-birthday-staging"
+  image                    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+  repository_arn           = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+  container_port           = 8080
+  liveness_path            = "/healthz"
+  min_capacity             = 2
+  max_capacity             = 4
+  vpc_id                   = "vpc-0123456789abcdef0"
+  private_subnet_ids       = ["subnet-a", "subnet-b", "subnet-c"]
+  alb_security_group_id    = "sg-0alb"
+  target_group_arn         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hello-birthday-staging/0123456789abcdef"
+  alb_arn_suffix           = "app/hello-birthday-staging/0123456789abcdef"
+  target_group_arn_suffix  = "targetgroup/hello-birthday-staging/0123456789abcdef"
+  table_name               = "hello-birthday-staging"
+  table_arn                = "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging"
+  log_kms_key_arn          = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  deployment_alarm_names   = ["hello-birthday-staging-target-5xx-rate"]
+  alb_idle_timeout_seconds = 60
 }
 
 run "deployment_settings" {
@@ -182,6 +183,36 @@ run "rejects_stop_timeout_shorter_than_shutdown_grace" {
   command = plan
   variables {
     stop_timeout = 20
+  }
+  expect_failures = [aws_ecs_task_definition.this]
+}
+
+run "rejects_stop_timeout_without_the_fixed_shutdown_bound" {
+  command = plan
+  variables {
+    # 20 s grace + 0 s drain + 5 s fixed bound = 25 s: 24 s would SIGKILL a bounded shutdown.
+    stop_timeout = 24
+  }
+  expect_failures = [aws_ecs_task_definition.this]
+}
+
+run "service_idle_timeout_outlasts_the_alb" {
+  command = plan
+
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "IDLE_TIMEOUT", value = "75s" })
+    error_message = "The service's IDLE_TIMEOUT must default to the ALB idle timeout (60 s) + 15 s."
+  }
+  assert {
+    condition     = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment, { name = "HEADER_READ_TIMEOUT", value = "5s" })
+    error_message = "HEADER_READ_TIMEOUT must reach the task."
+  }
+}
+
+run "rejects_service_idle_timeout_not_above_the_alb" {
+  command = plan
+  variables {
+    idle_timeout_seconds = 60
   }
   expect_failures = [aws_ecs_task_definition.this]
 }
