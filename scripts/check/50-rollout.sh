@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Rolling replacement under load behind HAProxy, in ECS order and in signal-first order, plus two negative
-# controls (kill -9; signal-first without drain delay): fails unless both orders drop no request and lose no
-# acknowledged write, and each negative control does report failures. See scripts/rollout/rollout.py and
-# docs/rollout.md. Arguments go to rollout.py, e.g. `--mode ecs`.
+# Behind an ALB-like HAProxy (pooled, reused backend connections held up to 60 s), on SQLite and on DynamoDB
+# (moto):
+# - rolling replacement under steady load, in ECS order and in signal-first order, plus two negative controls
+#   (kill -9; signal-first without drain delay) on SQLite: fails unless both orders drop no request and lose
+#   no acknowledged write on both stores, and each negative control does report failures
+#   (scripts/rollout/rollout.py);
+# - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless both stores see 0 failed
+#   requests, and unless the negative control (IDLE_TIMEOUT=5s, below the balancer's 60 s) does fail
+#   (scripts/rollout/alb.py). These three runs are mostly idle, so they run concurrently with the rollouts.
+# See docs/rollout.md. Wall time about 4 minutes after the release builds. Arguments go to both rollout.py
+# runs, e.g. `--mode ecs`.
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
@@ -10,15 +17,50 @@ cd "$ROOT"
 ensure_apt haproxy haproxy
 
 log "release build: the image's static binary and the load generator"
-# The load generator is an example, so its build pulls in dev-dependencies and their features. The service's
-# binary is built afterwards and on its own, by the image's script, so that the instances under test are
-# exactly the binary the image ships.
-triple="$(rustc -vV | sed -n 's/^host: //p')"
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$triple" --example rollout_load
-deploy/container/build-static.sh
+release="$(scripts/rollout/build-release.sh)"
 
-log "rollouts under load"
-python3 scripts/rollout/rollout.py \
-  --binary "target/$triple/release/hello-birthday" \
-  --loadgen "target/$triple/release/examples/rollout_load" \
-  --results "$TOOLS/rollout-results.json" "$@"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# One emulator each for the steady rollouts and the sparse runs, so that the rollouts' load cannot slow the
+# sparse bursts into timeouts.
+moto_endpoint() { start_moto "$1" "$work/moto-$1.log"; pids+=("$MOTO_PID"); }
+rollout_moto="$(free_port)"; moto_endpoint "$rollout_moto"
+sparse_moto="$(free_port)"; moto_endpoint "$sparse_moto"
+
+alb() {
+  local name="$1"; shift
+  python3 scripts/rollout/alb.py --binary "$release/hello-birthday" "$@" >"$work/alb-$name.out" 2>&1 &
+  pids+=($!); alb_runs+=("$name:$!")
+}
+alb_runs=()
+log "ALB-like sparse runs in the background: sqlite, dynamodb, and the negative control (IDLE_TIMEOUT=5s)"
+alb sqlite --store sqlite
+alb dynamodb --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$sparse_moto"
+alb negative --store sqlite --idle-timeout 5s --expect-failures
+
+status=0
+rollout() {
+  python3 scripts/rollout/rollout.py --binary "$release/hello-birthday" --loadgen "$release/examples/rollout_load" \
+    "$@" || status=1
+}
+log "rollouts under load on SQLite"
+rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"
+# moto answers about 400-500 requests/s on one core and closes every connection, so the DynamoDB rollout runs
+# at 250 requests/s: what the emulator sustains beside the health checks, not a figure about DynamoDB.
+log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
+rollout --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$rollout_moto" --mode ecs --mode signal-first \
+  --rate 250 --workers 32 --min-rate 200 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
+
+log "waiting for the ALB-like sparse runs"
+for run in "${alb_runs[@]}"; do
+  wait "${run#*:}" || status=1
+  cat "$work/alb-${run%%:*}.out"
+done
+exit "$status"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Rolling replacement under load, as ECS does it, with HAProxy standing in for the load balancer.
 
-HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one SQLite file and checks each on
-/readyz. A load generator (examples/rollout_load.rs) sends steady mixed GET/PUT traffic the whole time.
+HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, or with
+--store dynamodb a table on the DynamoDB emulator) and checks each on /readyz. It pools and reuses its
+connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs) sends steady mixed GET/PUT traffic the whole time.
 Meanwhile every instance is replaced, twice over: start a new one, wait until HAProxy marks it UP, then
 retire the old one in the order the mode names:
 
@@ -20,21 +21,16 @@ that signal-first needs its drain delay).
 
 import argparse
 import csv
-import ctypes
 import http.client
-import io
 import json
-import os
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from harness import Haproxy, Instance, Store, die_with_parent, exit_on_sigterm, free_port, log
 
 POSITIVE_MODES = ("ecs", "signal-first")
 NEGATIVE_MODES = ("kill9", "no-drain")
@@ -48,92 +44,17 @@ DETECTION_MS = CHECK_INTERVAL_MS * FALL + CHECK_TIMEOUT_MS
 DRAIN_DELAY_MS = 2000
 assert DRAIN_DELAY_MS >= 2 * DETECTION_MS
 
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
 
+class Balancer(Haproxy):
+    """The rollout's HAProxy: empty slots that instances are put into and taken out of, health-checked."""
 
-def die_with_parent():
-    """Children get SIGKILL if this process dies, however it dies: no stray process outlives the harness."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class Haproxy:
     SLOTS = 2 * INSTANCES
 
     def __init__(self, workdir, port):
-        self.socket_path = workdir / "haproxy.sock"
-        self.port = port
-        config = workdir / "haproxy.cfg"
-        config.write_text(f"""
-global
-    stats socket {self.socket_path} mode 600 level admin
-    # One thread: the two cores are shared with the instances and the load generator.
-    nbthread 1
-    maxconn 4096
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout check {CHECK_TIMEOUT_MS}ms
-    # Like an ALB, never replay a request elsewhere: any failure must reach the client and be counted.
-    retries 0
-
-frontend api
-    bind 127.0.0.1:{port}
-    default_backend service
-
-backend service
-    balance roundrobin
+        super().__init__(workdir, port, slots=self.SLOTS, backend_options=f"""    timeout check {CHECK_TIMEOUT_MS}ms
     option httpchk GET /readyz
     http-check expect status 200
-    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}
-    # Empty slots, in maintenance until an instance is put in one through the runtime API.
-    server-template app 1-{self.SLOTS} 127.0.0.1:1 disabled
-""")
-        self.log = open(workdir / "haproxy.log", "wb")
-        self.process = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(config)],
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
-        )
-        deadline = time.monotonic() + 10
-        while not self.socket_path.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"haproxy did not start; see {workdir / 'haproxy.log'}")
-            time.sleep(0.05)
-        self.free = [f"app{i}" for i in range(1, self.SLOTS + 1)]
-
-    def command(self, line):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(str(self.socket_path))
-            s.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := s.recv(65536):
-                chunks.append(chunk)
-        answer = b"".join(chunks).decode()
-        if any(word in answer for word in ("No such", "Unknown", "not found", "Require")):
-            raise RuntimeError(f"haproxy refused {line!r}: {answer.strip()}")
-        return answer
-
-    def servers(self):
-        """Slot name -> (status, sessions in flight, queued)."""
-        text = self.command("show stat").lstrip("# ")
-        return {
-            row["svname"]: (row["status"], int(row["scur"] or 0), int(row["qcur"] or 0))
-            for row in csv.DictReader(io.StringIO(text))
-            if row["pxname"] == "service" and row["svname"] not in ("BACKEND", "FRONTEND")
-        }
+    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}""")
 
     def add(self, port):
         slot = self.free.pop(0)
@@ -157,62 +78,9 @@ backend service
         self.command(f"set server service/{slot} state maint")
         self.free.append(slot)
 
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
-
-class Instance:
-    counter = 0
-
-    def __init__(self, binary, database, workdir, drain_delay_ms):
-        Instance.counter += 1
-        self.name = f"instance{Instance.counter}"
-        self.port = free_port()
-        self.log = open(workdir / f"{self.name}.log", "wb")
-        env = dict(
-            os.environ,
-            LISTEN_ADDR=f"127.0.0.1:{self.port}",
-            DATABASE_URL=f"sqlite://{database}",
-            DRAIN_DELAY=f"{drain_delay_ms}ms",
-            SHUTDOWN_GRACE="10s",
-            LOG_LEVEL="warn",
-        )
-        self.process = subprocess.Popen(
-            [str(binary), "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-        self.slot = None
-
-    def wait_ready(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode} while starting")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-def start_instance(binary, database, workdir, haproxy, drain_delay_ms):
-    instance = Instance(binary, database, workdir, drain_delay_ms)
+def start_instance(binary, store, workdir, haproxy, drain_delay_ms):
+    instance = Instance(binary, store, workdir, DRAIN_DELAY=f"{drain_delay_ms}ms", SHUTDOWN_GRACE="10s")
     instance.wait_ready()
     instance.slot = haproxy.add(instance.port)
     haproxy.wait_status(instance.slot, lambda s: s == "UP", timeout=10)
@@ -251,15 +119,15 @@ def percentile(values, fraction):
 
 def run_mode(mode, args, workdir):
     workdir.mkdir(parents=True)
-    database = workdir / "users.db"
-    haproxy = Haproxy(workdir, free_port())
+    store = Store(args.store, workdir, args.binary, args.dynamodb_endpoint)
+    haproxy = Balancer(workdir, free_port())
     instances, load = [], None
     # Every order runs with the same DRAIN_DELAY, as one image serves both ECS and Kubernetes.
     drain_delay_ms = 0 if mode == "no-drain" else DRAIN_DELAY_MS
     events = {"windows": [], "detection_ms": [], "unclean_exits": 0, "drain_delay_ms": drain_delay_ms}
     try:
         for _ in range(INSTANCES):
-            instances.append(start_instance(args.binary, database, workdir, haproxy, drain_delay_ms))
+            instances.append(start_instance(args.binary, store, workdir, haproxy, drain_delay_ms))
         out = workdir / "load"
         load_log = open(workdir / "load.log", "wb")
         load = subprocess.Popen(
@@ -274,7 +142,7 @@ def run_mode(mode, args, workdir):
             window_start = time.time()
             for _ in range(INSTANCES):
                 old = instances.pop(0)
-                instances.append(start_instance(args.binary, database, workdir, haproxy, drain_delay_ms))
+                instances.append(start_instance(args.binary, store, workdir, haproxy, drain_delay_ms))
                 status = retire(mode, old, haproxy, events)
                 old.log.close()
                 if mode in POSITIVE_MODES and status != 0:
@@ -291,7 +159,8 @@ def run_mode(mode, args, workdir):
         if load.wait(30) != 0:
             raise RuntimeError(f"load generator failed; see {workdir / 'load.log'}")
         load_log.close()
-        return summarise(mode, out, database, haproxy, events)
+        events["server_connections"], events["reused"] = haproxy.connection_reuse()
+        return summarise(mode, out, store, haproxy, events)
     finally:
         if load is not None and load.poll() is None:
             load.kill()
@@ -301,13 +170,12 @@ def run_mode(mode, args, workdir):
         haproxy.stop()
 
 
-def summarise(mode, out, database, haproxy, events):
+def summarise(mode, out, store, haproxy, events):
     summary = json.loads((out / "summary.json").read_text())
     acked = dict(line.split("\t") for line in (out / "acked.tsv").read_text().splitlines())
 
     # Every acknowledged write, as stored and through the API.
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        stored = dict(db.execute("SELECT username, date_of_birth FROM users"))
+    stored = store.export()
     lost = sum(1 for user, date in acked.items() if stored.get(user) != date)
     unreadable = 0
     conn = None
@@ -329,6 +197,7 @@ def summarise(mode, out, database, haproxy, events):
         in_rollout = any(start <= at <= end for start, end in events["windows"])
         (during if in_rollout else steady).append(int(latency_us) / 1000)
     result = {
+        "store": store.kind,
         "mode": mode,
         "requests": summary["requests"],
         "seconds": round(summary["seconds"], 1),
@@ -343,12 +212,15 @@ def summarise(mode, out, database, haproxy, events):
         "p99_steady_ms": round(percentile(steady, 0.99), 2),
         "p99_rollout_ms": round(percentile(during, 0.99), 2),
         "max_detection_ms": round(max(events["detection_ms"]), 0) if events["detection_ms"] else None,
+        "server_connections": events["server_connections"],
+        "reused": events["reused"],
     }
-    line = (f"rollout mode={mode} requests={result['requests']} seconds={result['seconds']} "
+    line = (f"rollout store={store.kind} mode={mode} requests={result['requests']} seconds={result['seconds']} "
             f"rate={result['rate']}/s failed={result['failed']} lost_writes={lost} "
             f"acked_writes={len(acked)} unreadable={unreadable} rollouts={result['rollouts']} "
             f"unclean_exits={result['unclean_exits']} p99_steady={result['p99_steady_ms']}ms "
-            f"p99_rollout={result['p99_rollout_ms']}ms")
+            f"p99_rollout={result['p99_rollout_ms']}ms server_connections={result['server_connections']} "
+            f"reused={result['reused']}")
     if result["max_detection_ms"] is not None:
         line += f" lb_detection_max={result['max_detection_ms']:.0f}ms drain_delay={events['drain_delay_ms']}ms"
     if result["failures"]:
@@ -379,7 +251,9 @@ def main():
     parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday binary")
     parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load example binary")
     parser.add_argument("--mode", action="append", choices=POSITIVE_MODES + NEGATIVE_MODES,
-                        help="repeatable; default: all three")
+                        help="repeatable; default: all four")
+    parser.add_argument("--store", choices=("sqlite", "dynamodb"), default="sqlite")
+    parser.add_argument("--dynamodb-endpoint", help="the emulator's URL, for --store dynamodb")
     parser.add_argument("--rate", type=int, default=2500, help="requests/s the load generator aims at")
     parser.add_argument("--workers", type=int, default=32, help="concurrent keep-alive clients")
     parser.add_argument("--rollouts", type=int, default=2, help="full rollouts per positive mode")
@@ -390,15 +264,15 @@ def main():
     parser.add_argument("--results", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
     args = parser.parse_args()
-    modes = args.mode or list(POSITIVE_MODES + NEGATIVE_MODES)
+    modes = list(dict.fromkeys(args.mode or POSITIVE_MODES + NEGATIVE_MODES))
 
-    # SIGTERM from the test runner unwinds through the finally blocks like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     root = Path(tempfile.mkdtemp(prefix="rollout-"))
     results, problems = [], []
     try:
         for mode in modes:
-            log(f"{mode}: 3 instances behind HAProxy, {args.rate} requests/s from {args.workers} clients")
+            log(f"{mode}: 3 instances on {args.store} behind HAProxy, {args.rate} requests/s from "
+                f"{args.workers} clients")
             result = run_mode(mode, args, root / mode)
             results.append(result)
             problems += verdict(result, args)

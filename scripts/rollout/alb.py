@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Sparse traffic through an ALB-like balancer: the traffic of a quiet hour, which is when a service whose
+keep-alive ends before the balancer's idle timeout fails (issue 10).
+
+    client bursts -> HAProxy (pools and reuses server connections, http-reuse always, up to 60 s)
+                  -> albpool.AlbConnectionModel (60 s idle limit; a target's close is only seen on reuse)
+                  -> one instance of the service, on SQLite or on DynamoDB (the emulator)
+
+Each burst opens 1 to 8 new client connections, each sending 3 to 10 requests (a PUT, then GETs of what it
+wrote and of a user nobody wrote), then the traffic stops for a random 12 to 55 s: longer than the 10 s after which
+the service used to close an idle connection, shorter than the balancer's 60 s. Bursts go on for at least
+--seconds. Failed = any connection error, 5xx, a status other than the expected one, or a greeting for
+another user.
+
+One summary line per run. With --expect-failures (the negative control: run it with IDLE_TIMEOUT below 60 s)
+the exit status is 0 only if the run did fail; otherwise only if nothing failed and connections really were
+reused after idle gaps longer than 10 s (else the run would prove nothing).
+"""
+
+import argparse
+import http.client
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from albpool import OLD_IDLE_LIMIT_S, AlbConnectionModel
+from harness import ALB_IDLE_S, Haproxy, Instance, Store, exit_on_sigterm, free_port, log
+
+CLIENTS_PER_BURST = (1, 8)
+REQUESTS_PER_CLIENT = (3, 10)
+GAP_S = (OLD_IDLE_LIMIT_S + 2, ALB_IDLE_S - 5)
+
+
+def client_session(port, prefix, rng):
+    """One client connection's requests. Returns (requests, Counter of failure kinds)."""
+    failures, requests = Counter(), 0
+    user = f"{prefix}{''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(12))}"
+    date = f"19{rng.randrange(50, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    written = False
+    try:
+        for _ in range(rng.randint(*REQUESTS_PER_CLIENT)):
+            # Until a PUT has succeeded the user does not exist, and a GET's 404 would count a failure twice.
+            if not written:
+                method, path, body, expect = "PUT", f"/hello/{user}", json.dumps({"dateOfBirth": date}), 204
+            elif rng.random() < 0.2:
+                method, path, body, expect = "GET", f"/hello/{user}x", None, 404
+            else:
+                method, path, body, expect = "GET", f"/hello/{user}", None, 200
+            requests += 1
+            try:
+                conn.request(method, path, body=body, headers={"content-type": "application/json"})
+                response = conn.getresponse()
+                text = response.read().decode(errors="replace")
+            except (OSError, http.client.HTTPException) as error:
+                failures[f"{method} {type(error).__name__}"] += 1
+                conn.close()
+                continue
+            written |= method == "PUT" and response.status == expect
+            if response.status != expect:
+                failures[f"{method} {response.status}"] += 1
+            elif expect == 200 and f"Hello, {user}!" not in text:
+                failures["GET answered for another user"] += 1
+    finally:
+        conn.close()
+    return requests, failures
+
+
+def run(args, workdir):
+    store = Store(args.store, workdir, args.binary, args.dynamodb_endpoint)
+    env = {"IDLE_TIMEOUT": args.idle_timeout} if args.idle_timeout else {}
+    instance, pool, haproxy = Instance(args.binary, store, workdir, **env), None, None
+    rng = random.Random(args.seed)
+    try:
+        instance.wait_ready()
+        pool = AlbConnectionModel(instance.port, ALB_IDLE_S)
+        haproxy = Haproxy(workdir, free_port(), servers={"app1": pool.port})
+        started, bursts, requests, failures = time.monotonic(), 0, 0, Counter()
+        with ThreadPoolExecutor(CLIENTS_PER_BURST[1]) as clients:
+            while True:
+                sessions = [clients.submit(client_session, haproxy.port, f"b{chr(97 + bursts % 26)}",
+                                           random.Random(rng.random()))
+                            for _ in range(rng.randint(*CLIENTS_PER_BURST))]
+                for session in sessions:
+                    count, failed = session.result()
+                    requests += count
+                    failures.update(failed)
+                bursts += 1
+                if time.monotonic() - started >= args.seconds:
+                    break
+                time.sleep(rng.uniform(*GAP_S))
+        seconds = time.monotonic() - started
+        connections, reused = haproxy.connection_reuse()
+        return {
+            "store": store.kind, "idle_timeout": args.idle_timeout or "default", "seed": args.seed,
+            "requests": requests, "failed": sum(failures.values()), "bursts": bursts, "seconds": round(seconds),
+            "server_connections": connections, "reused": reused,
+            f"reused_after_{OLD_IDLE_LIMIT_S}s_idle": pool.stats.reused_after(OLD_IDLE_LIMIT_S),
+            "max_idle_reused_s": round(max(pool.stats.reuse_gaps, default=0), 1),
+            "closed_by_service": pool.stats.closed_by_target, "closed_at_alb_idle_limit": pool.stats.closed_idle,
+            "peak_rss_kib": instance.peak_rss_kib(), "failures": dict(failures),
+        }
+    finally:
+        for part in (haproxy, pool, instance):
+            if part is not None:
+                part.stop()
+
+
+def verdict(result, args):
+    if args.expect_failures:
+        return [] if result["failed"] else ["negative control reported no failure, so the check cannot see any"]
+    problems = [f"{result['failed']} failed requests"] if result["failed"] else []
+    if not result[f"reused_after_{OLD_IDLE_LIMIT_S}s_idle"]:
+        problems.append(f"no connection was reused after more than {OLD_IDLE_LIMIT_S}s idle: the run proves nothing")
+    if result["seconds"] < args.seconds:
+        problems.append(f"ran {result['seconds']}s, less than {args.seconds}s")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday binary")
+    parser.add_argument("--store", choices=("sqlite", "dynamodb"), default="sqlite")
+    parser.add_argument("--dynamodb-endpoint", help="the emulator's URL, for --store dynamodb")
+    parser.add_argument("--idle-timeout", help="the service's IDLE_TIMEOUT; default: the service's default")
+    parser.add_argument("--expect-failures", action="store_true", help="negative control: must fail")
+    parser.add_argument("--seconds", type=float, default=180, help="bursts go on at least this long")
+    parser.add_argument("--seed", type=int, default=random.randrange(1 << 32), help="replays a run's timing")
+    args = parser.parse_args()
+    exit_on_sigterm()
+    workdir = Path(tempfile.mkdtemp(prefix="alb-"))
+    try:
+        result = run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    line = " ".join(f"{key}={value}" for key, value in result.items() if key != "failures")
+    if result["failures"]:
+        line += f" failures={json.dumps(result['failures'], separators=(',', ':'))}"
+    print(f"alb {line}", flush=True)
+    problems = verdict(result, args)
+    for problem in problems:
+        print(f"FAIL alb store={result['store']} idle_timeout={result['idle_timeout']}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
