@@ -67,6 +67,14 @@ class AlbConnectionModel:
         server.close()
 
     def stop(self):
+        # Relays still open end here, not at garbage collection (which would warn about pending tasks).
+        async def cancel_relays():
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_relays(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
