@@ -25,11 +25,11 @@ if err="$(describe "$target_url" 2>&1 >/dev/null)"; then
 fi
 [[ "$err" == *ImageNotFoundException* ]] || fail "cannot read $(name "$target_url"): $err"
 
-# The image workflow tags each image with its commit SHA. The copy gets the same tag: untagged images expire under
-# the lifecycle policy, and both repositories then agree on what the tag means (tags are immutable in both).
+# The image workflow tags each image commit-<SHA>. The copy gets the same tag: the lifecycle policy keeps the last
+# builds by that tag, and both repositories then agree on what the tag means (tags are immutable in both).
 tags="$(describe "$source_url")" || fail "$digest is not in $(name "$source_url"): was it built by the image workflow?"
-tag="${tags%%[[:space:]]*}"
-[[ "$tag" =~ ^[0-9a-f]{40}$ ]] || fail "$digest has no commit-SHA tag in $(name "$source_url") (tags: $tags)"
+tag="$(tr -s '[:space:]' '\n' <<<"$tags" | grep -E '^commit-[0-9a-f]{40}$' | head -1 || true)"
+[ -n "$tag" ] || fail "$digest has no commit-<SHA> tag in $(name "$source_url") (tags: $tags)"
 
 command -v skopeo >/dev/null || { sudo apt-get update -qq && sudo apt-get install -y -qq skopeo; }
 auth="$(mktemp)"

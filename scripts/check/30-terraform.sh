@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Terraform check (issue 5): fmt, init + validate of every root and module, `terraform test` suites (mocked AWS,
-# plan time), checkov with zero failures, and an apply / clean re-plan / destroy of the staging root against moto.
+# Terraform check (issues 5, 13): fmt, init + validate of every root and module, `terraform test` suites (mocked AWS,
+# plan time), checkov with zero failures, and against moto the first deployment as deploy/terraform/first-deployment.sh
+# runs it (bootstrap, registries, image, promotion, both stacks, the deploy workflow's calls), parliament over every
+# rendered policy, the ECR lifecycle replay, a clean re-plan and destroy of staging, then a clean plan of production.
+# Wall time measured on the 2-core machine shared with other builds: about 12 minutes, the smoke part about 7.
 # Works offline with the provider mirror in /opt/tf-plugins, and online without it.
 set -euo pipefail
 # shellcheck source=../lib/tools.sh
@@ -85,50 +88,88 @@ checkov_bin="$(ensure_venv checkov)"
 "$checkov_bin/checkov" -d "$TF_DIR" --framework terraform --skip-download --quiet --compact >&2 ||
   die "checkov found failing checks"
 
-phase "moto smoke test: apply, clean re-plan, destroy of environments/staging"
+phase "moto smoke test: the first deployment, step by step (deploy/terraform/first-deployment.sh)"
 smoke="$TOOLS/tf-smoke"
 rm -rf "$smoke" && mkdir -p "$smoke/deploy"
-# A scratch copy keeps the emulator override and state out of the real root; the contract file sits where the
-# stack module expects it.
+# A scratch copy keeps the emulator overrides and state out of the real roots; the contract file sits where the
+# stack module expects it, and .github/scripts where first-deployment.sh finds them.
 cp "$ROOT/deploy/service-contract.json" "$smoke/deploy/"
 tar -C "$ROOT/deploy" --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl -cf - terraform | tar -C "$smoke/deploy" -xf -
-env_dir="$smoke/deploy/terraform/environments/staging"
+cp -r "$ROOT/.github" "$smoke/.github"
+smoke_tf="$smoke/deploy/terraform"
+first_deployment="$smoke_tf/first-deployment.sh"
 
 port="$(free_port)"
-# The Terraform plan role attaches the AWS managed ReadOnlyAccess policy; moto only knows AWS managed policies
-# when asked to load them.
-MOTO_IAM_LOAD_MANAGED_POLICIES=true start_moto "$port" "$smoke/moto.log"
+# The Terraform plan role attaches the AWS managed ReadOnlyAccess policy: moto knows AWS managed policies only when
+# asked to load them. moto runs no containers: MOTO_ECS_SERVICE_RUNNING is how many tasks it reports running.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=3 start_moto "$port" "$smoke/moto.log"
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 moto_url="http://127.0.0.1:$port"
-sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$env_dir/moto_override.tf"
-cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke/deploy/terraform/modules/service/moto_override.tf"
-cp "$TF_DIR/tests/smoke/smoke.tfvars" "$env_dir/smoke.tfvars"
-moto_python="$(ensure_venv moto)/python"
-cert_arn="$("$moto_python" - "$moto_url" <<'PY'
-import sys, boto3
-acm = boto3.client("acm", region_name="us-east-1", endpoint_url=sys.argv[1],
-                   aws_access_key_id="test", aws_secret_access_key="test")
-print(acm.request_certificate(DomainName="hello.example.com")["CertificateArn"])
-PY
-)"
-echo "certificate_arn = \"$cert_arn\"" >>"$env_dir/smoke.tfvars"
+# Every AWS call of the steps and of the .github/scripts goes to moto, with fake credentials.
+STUB_PYTHON="$(ensure_venv moto)/python"
+export AWS_ENDPOINT_URL="$moto_url" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+  AWS_REGION=us-east-1 AUTO_APPROVE=1 STUB_PYTHON
+unset AWS_PROFILE AWS_SESSION_TOKEN
+PATH="$(ensure_venv awscli):$TF_DIR/tests/smoke/stubs:$PATH"
 
-tf_smoke() { terraform -chdir="$env_dir" "$@" -input=false -no-color -var-file=smoke.tfvars; }
-terraform -chdir="$env_dir" init -input=false -no-color >"$smoke/init.log" 2>&1 || { cat "$smoke/init.log" >&2; die "smoke init failed"; }
-timeout "$SMOKE_TIMEOUT" terraform -chdir="$env_dir" apply -auto-approve -input=false -no-color -var-file=smoke.tfvars >"$smoke/apply.log" 2>&1 ||
-  { tail -40 "$smoke/apply.log" >&2; die "apply against moto failed (log: $smoke/apply.log)"; }
-grep -E '^Apply complete' "$smoke/apply.log" >&2
-phase "second plan must be empty"
-set +e
-tf_smoke plan -detailed-exitcode >"$smoke/plan.log" 2>&1
-plan_rc=$?
-set -e
-[ "$plan_rc" -eq 0 ] || { grep -E '^  #|will be|must be' "$smoke/plan.log" >&2 || tail -40 "$smoke/plan.log" >&2; die "second plan is not clean (exit $plan_rc, log: $smoke/plan.log)"; }
-phase "destroy"
-timeout "$SMOKE_TIMEOUT" terraform -chdir="$env_dir" destroy -auto-approve -input=false -no-color -var-file=smoke.tfvars >"$smoke/destroy.log" 2>&1 ||
-  { tail -40 "$smoke/destroy.log" >&2; die "destroy against moto failed (log: $smoke/destroy.log)"; }
+cert_arn="$(aws acm request-certificate --domain-name hello.example.com --query CertificateArn --output text)"
+sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$smoke/moto_override.tf"
+for dir in bootstrap environments/staging environments/production; do
+  cp "$smoke/moto_override.tf" "$smoke_tf/$dir/moto_override.tf"
+done
+cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke_tf/modules/service/moto_override.tf"
+cp "$TF_DIR/tests/smoke/bootstrap.tfvars" "$smoke_tf/bootstrap/terraform.tfvars"
+for env in staging production; do
+  { cat "$TF_DIR/tests/smoke/smoke.tfvars"; echo "certificate_arn = \"$cert_arn\""; } >"$smoke_tf/environments/$env/terraform.tfvars"
+done
+
+# What GitHub does between the steps, played against moto: the image workflow's publish job, and the deploy
+# workflow's AWS calls (tests/smoke/workflows.sh).
+# shellcheck source=../../deploy/terraform/tests/smoke/workflows.sh
+source "$TF_DIR/tests/smoke/workflows.sh"
+
+commit="0123456789abcdef0123456789abcdef01234567"
+digest=""
+n=0
+while read -r step args; do
+  n=$((n + 1))
+  args="${args//COMMIT_SHA/$commit}"
+  args="${args//DIGEST/$digest}"
+  phase "step $n: $step $args"
+  case "$step" in
+    image) digest="$(play_image_workflow "$smoke_tf" "$commit")" ;;
+    rollout) play_deploy_workflow "$smoke_tf" "$digest"; continue ;;
+  esac
+  # shellcheck disable=SC2086 # args are words
+  timeout "$SMOKE_TIMEOUT" "$first_deployment" "$step" $args >"$smoke/step-$n.log" 2>&1 ||
+    { tail -40 "$smoke/step-$n.log" >&2; die "first-deployment.sh $step $args failed against moto (log: $smoke/step-$n.log)"; }
+  [ "$step" != image ] || [ "$(tail -1 "$smoke/step-$n.log")" = "$digest" ] || die "step image found $(tail -1 "$smoke/step-$n.log"), not $digest"
+done < <("$first_deployment" steps)
+
+phase "policies and the ECR lifecycle rule, as the apply rendered them"
+rendered="$TF_DIR/tests/rendered"
+applied=("$smoke_tf/bootstrap" "$smoke_tf/environments/staging" "$smoke_tf/environments/production")
+(cd "$rendered" && "$(ensure_venv parliament)/python" lint_policies.py "${applied[@]}") ||
+  die "parliament found problems in the policies above (accept one only with #parliament:skip=ISSUE:reason next to it)"
+(cd "$rendered" && python3 wiring.py "${applied[@]:1}") || die "the deploy role names ARNs the apply did not create"
+(cd "$rendered" && python3 -m unittest -q test_ecr_lifecycle 2>&1 | tail -1 >&2 && python3 ecr_lifecycle.py "${applied[@]:1}") ||
+  die "the ECR lifecycle policy does not keep the intended number of builds"
+
+clean_plan() {
+  local dir="$smoke_tf/environments/$1" rc=0
+  terraform -chdir="$dir" plan -detailed-exitcode -input=false -no-color "-var=image_digest=$digest" "${@:2}" >"$smoke/plan-$1.log" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || { grep -E '^  #|will be|must be' "$smoke/plan-$1.log" >&2 || tail -40 "$smoke/plan-$1.log" >&2; die "second plan of $1 is not clean (exit $rc, log: $smoke/plan-$1.log)"; }
+}
+phase "second plan of staging must be empty"
+clean_plan staging
+staging_repository_arn="$(terraform -chdir="$smoke_tf/environments/staging" output -raw ecr_repository_arn)"
+phase "destroy staging"
+timeout "$SMOKE_TIMEOUT" terraform -chdir="$smoke_tf/environments/staging" destroy -auto-approve -input=false -no-color "-var=image_digest=$digest" >"$smoke/destroy.log" 2>&1 ||
+  { tail -40 "$smoke/destroy.log" >&2; die "destroy of staging against moto failed (log: $smoke/destroy.log)"; }
 grep -E '^Destroy complete' "$smoke/destroy.log" >&2
-left="$(terraform -chdir="$env_dir" state list 2>/dev/null | wc -l)"
-[ "$left" -eq 0 ] || die "$left resources left in state after destroy"
+left="$(terraform -chdir="$smoke_tf/environments/staging" state list 2>/dev/null | wc -l)"
+[ "$left" -eq 0 ] || die "$left resources left in staging's state after destroy"
+phase "after staging is gone, production still plans clean (its CI roles trust bootstrap's OIDC provider)"
+clean_plan production "-var=staging_repository_arn=$staging_repository_arn"
 
 phase "terraform check passed"

@@ -25,7 +25,6 @@ module "stack" {
   deletion_protection         = true
   force_destroy               = false
   github_repository           = var.github_repository
-  create_github_oidc_provider = var.create_github_oidc_provider
   terraform_state_bucket      = var.terraform_state_bucket
   terraform_state_kms_key_arn = var.terraform_state_kms_key_arn
   image_source_repository_arn = var.staging_repository_arn

@@ -26,7 +26,6 @@ module "stack" {
   deletion_protection         = false
   force_destroy               = true
   github_repository           = var.github_repository
-  create_github_oidc_provider = var.create_github_oidc_provider
   terraform_state_bucket      = var.terraform_state_bucket
   terraform_state_kms_key_arn = var.terraform_state_kms_key_arn
   alarm_emails                = var.alarm_emails

@@ -28,12 +28,6 @@ variable "github_subjects" {
   }
 }
 
-variable "create_oidc_provider" {
-  description = "Create the account's GitHub OIDC provider. There is one per account: set false where another stack already made it."
-  type        = bool
-  default     = true
-}
-
 variable "repository_arn" {
   description = "ECR repository the role may push to (and read back)."
   type        = string

@@ -8,19 +8,25 @@ variable "name" {
   }
 }
 
-variable "keep_image_count" {
-  description = "How many of the most recent images to keep; older ones expire (rollbacks only ever need the last few)."
+variable "keep_build_count" {
+  description = "How many of the most recent builds (commit indexes, each with all its platform images and attestations) to keep for rollbacks; older builds expire."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.keep_image_count >= 5 && var.keep_image_count <= 1000
-    error_message = "keep_image_count must be between 5 and 1000."
+    condition     = var.keep_build_count >= 5 && var.keep_build_count <= 1000
+    error_message = "keep_build_count must be between 5 and 1000."
   }
 }
 
+variable "build_tag_prefix" {
+  description = "Prefix of the tag the image workflow gives each build's index (.github/workflows/image.yml tags commit-<SHA>)."
+  type        = string
+  default     = "commit-"
+}
+
 variable "untagged_expiry_days" {
-  description = "Days after which untagged images (interrupted pushes, attestation leftovers) expire."
+  description = "Days after which untagged manifests that no kept index references (interrupted pushes, per-platform indexes, the children of expired builds) expire."
   type        = number
   default     = 7
 

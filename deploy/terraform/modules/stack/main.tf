@@ -1,4 +1,7 @@
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
 locals {
   name = "${var.app_name}-${var.environment}"
   # The service and this infrastructure read the same file, so port and paths cannot drift apart.
@@ -11,6 +14,21 @@ locals {
     var.image_source_repository_arn == null ? ["ref:refs/heads/main"] : [],
     ["environment:${var.environment}"],
   ))
+
+  # The deploy role names the service's resources by ARN, built here from the names modules/service gives them
+  # rather than taken from its outputs: the registry-first step of a first deployment
+  # (docs/operations/deployments.md#first-deployment) then creates the registry and the CI roles only, not the
+  # service, its load balancer and table before an image exists. The moto smoke test checks them against what the
+  # apply created (deploy/terraform/tests/rendered/wiring.py).
+  arn_prefix = "arn:${data.aws_partition.current.partition}"
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+  service_arns = {
+    cluster        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:cluster/${local.name}"
+    service        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:service/${local.name}/${local.name}"
+    task_role      = "${local.arn_prefix}:iam::${local.account_id}:role/${local.name}-task"
+    execution_role = "${local.arn_prefix}:iam::${local.account_id}:role/${local.name}-execution"
+  }
 }
 
 module "observability" {
@@ -106,12 +124,11 @@ module "ci_access" {
   name                   = "${local.name}-deploy"
   github_repository      = var.github_repository
   github_subjects        = local.deploy_subjects
-  create_oidc_provider   = var.create_github_oidc_provider
   repository_arn         = module.registry.repository_arn
-  cluster_arn            = module.service.cluster_arn
-  service_arn            = module.service.service_arn
-  task_definition_family = module.service.task_definition_family
-  pass_role_arns         = [module.service.task_role_arn, module.service.execution_role_arn]
+  cluster_arn            = local.service_arns.cluster
+  service_arn            = local.service_arns.service
+  task_definition_family = local.name
+  pass_role_arns         = [local.service_arns.task_role, local.service_arns.execution_role]
 
   image_source_repository_arn = var.image_source_repository_arn
 
@@ -125,3 +142,4 @@ module "ci_access" {
   terraform_apply_role_name = "${local.name}-terraform-apply"
   terraform_apply_subjects  = ["environment:${var.environment}-infra"]
 }
+

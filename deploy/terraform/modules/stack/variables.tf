@@ -35,8 +35,9 @@ variable "certificate_arn" {
 }
 
 variable "image_digest" {
-  description = "Digest of the image to run, sha256:<64 hex>, as recorded by the CI image workflow. Tags are not accepted."
+  description = "Digest of the image to run, sha256:<64 hex>, as recorded by the CI image workflow. Tags are not accepted. Never null: only the registry-first step of a first deployment, which does not build the service, leaves it unset."
   type        = string
+  nullable    = false
 
   validation {
     condition     = can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
@@ -114,12 +115,6 @@ variable "terraform_state_bucket" {
 variable "terraform_state_kms_key_arn" {
   description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
   type        = string
-}
-
-variable "create_github_oidc_provider" {
-  description = "Create the account-wide GitHub OIDC provider; false when another stack in the account already did."
-  type        = bool
-  default     = true
 }
 
 variable "alarm_emails" {

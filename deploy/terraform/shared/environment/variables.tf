@@ -27,8 +27,9 @@ variable "certificate_arn" {
 }
 
 variable "image_digest" {
-  description = "Image digest to deploy (sha256:...), recorded by the CI image workflow."
+  description = "Image digest to deploy (sha256:...), recorded by the CI image workflow. Left unset only by the registry-first step of a first deployment (deploy/terraform/first-deployment.sh registry), which does not build the service."
   type        = string
+  default     = null
 }
 
 variable "github_repository" {
@@ -44,12 +45,6 @@ variable "terraform_state_bucket" {
 variable "terraform_state_kms_key_arn" {
   description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
   type        = string
-}
-
-variable "create_github_oidc_provider" {
-  description = "Create the account's GitHub OIDC provider (false if the account already has one: both environments share one account, and staging creates it)."
-  type        = bool
-  default     = true
 }
 
 variable "alarm_emails" {

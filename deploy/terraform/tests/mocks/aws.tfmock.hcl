@@ -45,6 +45,11 @@ mock_resource "aws_iam_openid_connect_provider" {
   defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }
 }
 
+# The account's provider, created by bootstrap/, as ci-access looks it up.
+mock_data "aws_iam_openid_connect_provider" {
+  defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }
+}
+
 mock_resource "aws_default_security_group" {
   defaults = { ingress = [], egress = [] }
 }

@@ -1,6 +1,6 @@
-# Inputs of the moto smoke run of environments/staging (certificate_arn is added by the check script).
+# Inputs of the moto smoke run of both environment roots (certificate_arn is added by the check script; image_digest
+# and production's staging_repository_arn come from first-deployment.sh, as in a real first deployment).
 region             = "us-east-1"
-image_digest       = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
 github_repository  = "example/hello-birthday"
 alarm_emails       = ["oncall@example.com"]
 enable_autoscaling = false # moto 5.2.5 has no ListTagsForResource for Application Auto Scaling

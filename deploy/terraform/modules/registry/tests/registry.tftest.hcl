@@ -19,8 +19,12 @@ run "repository" {
     error_message = "Images are scanned on push."
   }
   assert {
-    condition     = toset([for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : r.selection.tagStatus]) == toset(["untagged", "any"])
-    error_message = "The lifecycle policy expires untagged images and caps the image count."
+    condition     = [for r in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : r.selection.tagStatus] == ["tagged", "untagged"]
+    error_message = "The lifecycle policy counts tagged builds first, then expires untagged leftovers; no rule selects any, which would count every manifest."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_lifecycle_policy.this.policy).rules[0].selection.tagPrefixList == ["commit-"]
+    error_message = "Builds are counted by the image workflow's commit- tag."
   }
 }
 
