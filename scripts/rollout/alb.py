@@ -21,16 +21,14 @@ import argparse
 import http.client
 import json
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from albpool import OLD_IDLE_LIMIT_S, AlbConnectionModel
-from harness import ALB_IDLE_S, Haproxy, Instance, Store, exit_on_sigterm, free_port, log
+from harness import ALB_IDLE_S, Haproxy, Instance, Store, exit_on_sigterm, free_port, report, run_in_scratch_dir
 
 CLIENTS_PER_BURST = (1, 8)
 REQUESTS_PER_CLIENT = (3, 10)
@@ -134,20 +132,9 @@ def main():
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 32), help="replays a run's timing")
     args = parser.parse_args()
     exit_on_sigterm()
-    workdir = Path(tempfile.mkdtemp(prefix="alb-"))
-    try:
-        result = run(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    line = " ".join(f"{key}={value}" for key, value in result.items() if key != "failures")
-    if result["failures"]:
-        line += f" failures={json.dumps(result['failures'], separators=(',', ':'))}"
-    print(f"alb {line}", flush=True)
-    problems = verdict(result, args)
-    for problem in problems:
-        print(f"FAIL alb store={result['store']} idle_timeout={result['idle_timeout']}: {problem}", file=sys.stderr)
-    return 1 if problems else 0
-
+    result = run_in_scratch_dir("alb-", run, args)
+    label = f"alb store={result['store']} idle_timeout={result['idle_timeout']}"
+    return report("alb", result, verdict(result, args), label)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,14 +15,12 @@ import argparse
 import asyncio
 import json
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from harness import Instance, Store, die_with_parent, exit_on_sigterm, log
+from harness import Instance, Store, die_with_parent, exit_on_sigterm, log, report, run_in_scratch_dir
 
 SLOW_REQUEST = b"GET /hello/slowpoke HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle: " + b"a" * 4096
 
@@ -139,20 +137,8 @@ def main():
     args = parser.parse_args()
     exit_on_sigterm()
     raise_fd_limit(2 * (args.silent + args.slow) + 1024)
-    workdir = Path(tempfile.mkdtemp(prefix="flood-"))
-    try:
-        result = run(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    line = " ".join(f"{key}={value}" for key, value in result.items() if key != "failures")
-    if result["failures"]:
-        line += f" failures={json.dumps(result['failures'], separators=(',', ':'))}"
-    print(f"flood {line}", flush=True)
-    problems = verdict(result, args)
-    for problem in problems:
-        print(f"FAIL flood: {problem}", file=sys.stderr)
-    return 1 if problems else 0
-
+    result = run_in_scratch_dir("flood-", run, args)
+    return report("flood", result, verdict(result, args))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,10 +6,12 @@ import ctypes
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +44,26 @@ def free_port():
 
 def log(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_in_scratch_dir(prefix, run, args):
+    """Runs `run(args, workdir)` in a fresh temporary folder that is removed on every exit path."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(name, result, problems, label=None):
+    """Prints the run's one summary line and each problem; returns the process exit code."""
+    line = " ".join(f"{key}={value}" for key, value in result.items() if key != "failures")
+    if result.get("failures"):
+        line += f" failures={json.dumps(result['failures'], separators=(',', ':'))}"
+    print(f"{name} {line}", flush=True)
+    for problem in problems:
+        print(f"FAIL {label or name}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def exit_on_sigterm():
