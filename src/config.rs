@@ -99,8 +99,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
-    /// Most connections open at once. At the cap, new connections wait in the listen backlog
-    /// while those already open keep being served. Each takes a file descriptor: keep it well
+    /// Most connections open at once, and the depth of the listen backlog. At the cap, new
+    /// connections wait in that backlog while those already open keep being served. Each takes a file descriptor: keep it well
     /// below `ulimit -n` (the store and the AWS SDK need some too).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,

@@ -13,7 +13,7 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Semaphore, watch};
 
 pub use connection::Timeouts;
@@ -89,8 +89,7 @@ impl Server {
         shutdown: ShutdownPolicy,
         connections: ConnectionPolicy,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(listen)
-            .await
+        let listener = listen_on(listen, connections.max_connections)
             .with_context(|| format!("cannot listen on {listen}"))?;
         let lifecycle = Lifecycle::default();
         let state = AppState {
@@ -182,6 +181,22 @@ async fn close_store(store: &dyn UserStore) {
     {
         tracing::error!(deadline = ?STORE_CLOSE_DEADLINE, "the store did not close in time; exiting without waiting for it");
     }
+}
+
+/// A backlog as deep as the connection cap (the kernel clamps it to `net.core.somaxconn`):
+/// tokio's default of 1 024 overflows when a burst of connections, a flood or many clients
+/// reconnecting after a deploy, arrives before the accept loop runs, and the kernel then
+/// drops handshakes that clients retry only after 1, 3, 7 s.
+fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // What TcpListener::bind does too: a restart may rebind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// HTTP/1 and HTTP/2 on one port. hyper's own header-read timer is off: it also runs on idle

@@ -79,6 +79,14 @@ class AlbConnectionModel:
         self._thread.join(10)
 
     async def _relay(self, proxy_reader, proxy_writer):
+        # asyncio's server callback asks a cancelled relay for its exception and prints a traceback, so a
+        # relay cancelled by stop() ends normally instead.
+        try:
+            await self._relay_connection(proxy_reader, proxy_writer)
+        except asyncio.CancelledError:
+            proxy_writer.transport.abort()
+
+    async def _relay_connection(self, proxy_reader, proxy_writer):
         self.stats.connections += 1
         try:
             target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

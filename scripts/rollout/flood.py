@@ -68,6 +68,12 @@ async def flood(port, silent, slow, observe_s):
     return results[:silent], results[silent:]
 
 
+def listen_overflows():
+    """The kernel's count of handshakes dropped because a listen backlog was full (all sockets, this host)."""
+    lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
+    return int(dict(zip(lines[0], lines[1]))["ListenOverflows"])
+
+
 def closed_on_time(durations, bound):
     return sum(1 for d in durations if d is not None and d <= bound)
 
@@ -91,7 +97,9 @@ def run(args, workdir):
         )
         time.sleep(2)  # the normal clients hold their keep-alive connections before the flood begins
         log(f"flood: {args.silent} silent and {args.slow} slow-header connections, normal load {args.rate}/s")
+        overflows_before = listen_overflows()
         silent, slow = asyncio.run(flood(instance.port, args.silent, args.slow, observe_s))
+        overflows = listen_overflows() - overflows_before
         if load.wait(observe_s + 30) != 0:
             raise RuntimeError("load generator failed")
         summary = json.loads((out / "summary.json").read_text())
@@ -103,6 +111,9 @@ def run(args, workdir):
             "slow": args.slow, "slow_closed_on_time": closed_on_time(slow, bound), "slow_slowest": worst(slow),
             "normal_requests": summary["requests"], "normal_failed": summary["failed"],
             "peak_rss_mib": round(instance.peak_rss_kib() / 1024, 1), "failures": summary["failures"],
+            # A full backlog delays connects by the kernel's SYN retries, which reads as late closes here.
+            "listen_overflows": overflows,
+            "somaxconn": int(Path("/proc/sys/net/core/somaxconn").read_text()),
         }
     finally:
         if load is not None and load.poll() is None:
