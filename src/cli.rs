@@ -15,7 +15,7 @@ use crate::config::{
 use crate::lifecycle::{FORCED_EXIT_CODE, LOG_FLUSH_DEADLINE, RUNTIME_SHUTDOWN_DEADLINE, Signals};
 use crate::server::Server;
 use crate::store::dynamodb::{DynamoDbStore, TableCreated};
-use crate::store::{self, Workload};
+use crate::store::{self, Missing, Workload};
 use crate::telemetry::Flusher;
 use crate::{healthcheck, telemetry, transfer};
 
@@ -71,7 +71,10 @@ async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
         }
         // Opening a SQLite store creates the file and migrates its schema.
         DatabaseUrl::Sqlite(_) => {
-            store::open_for_bulk(&url).await?.close().await;
+            store::open_for_bulk(&url, Missing::Create)
+                .await?
+                .close()
+                .await;
             println!("{url} is ready");
         }
     }
@@ -79,7 +82,7 @@ async fn create_table(args: CreateTableArgs) -> anyhow::Result<()> {
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let store = store::open_for_bulk(&args.database.database_url).await?;
+    let store = store::open_for_bulk(&args.database.database_url, Missing::Refuse).await?;
     let outcome = transfer::import_file(store.as_ref(), &args.file, SystemClock.today()).await;
     // Closing flushes SQLite's writer, so what was imported is durable even if some was rejected.
     store.close().await;
@@ -87,10 +90,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let store = store::open_for_bulk(&args.database.database_url).await?;
-    let outcome = transfer::export(store.as_ref(), std::io::stdout().lock()).await;
-    store.close().await;
-    eprintln!("exported {} users", outcome?);
+    let store = store::open_read_only(&args.database.database_url).await?;
+    let exported = transfer::export(store.as_ref(), std::io::stdout().lock()).await?;
+    eprintln!("exported {exported} users");
     Ok(())
 }
 

@@ -179,6 +179,10 @@ pub enum DatabaseUrlError {
     UnknownScheme(String),
     #[error("sqlite:// needs a file path, e.g. sqlite://hello-birthday.db")]
     MissingPath,
+    #[error(
+        "sqlite://{0} is not a file every connection can share (in-memory databases and file: URIs are refused): give a file path, e.g. sqlite://hello-birthday.db"
+    )]
+    NotAFile(String),
     #[error("{0:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)")]
     BadTableName(String),
 }
@@ -190,6 +194,7 @@ impl FromStr for DatabaseUrl {
         let (scheme, rest) = url.split_once("://").ok_or(DatabaseUrlError::NotAUrl)?;
         match scheme {
             "sqlite" if rest.is_empty() => Err(DatabaseUrlError::MissingPath),
+            "sqlite" if !is_shared_file(rest) => Err(DatabaseUrlError::NotAFile(rest.to_owned())),
             "sqlite" => Ok(Self::Sqlite(PathBuf::from(rest))),
             "dynamodb" if is_table_name(rest) => Ok(Self::DynamoDb {
                 table: rest.to_owned(),
@@ -198,6 +203,14 @@ impl FromStr for DatabaseUrl {
             other => Err(DatabaseUrlError::UnknownScheme(other.to_owned())),
         }
     }
+}
+
+/// The service reads on many connections and writes on another: each connection to an
+/// in-memory database would get a database of its own (the PUT lands in one, the GET reads
+/// another). SQLite reads `file:` names as URIs that can ask for exactly that (`mode=memory`),
+/// so only plain paths are accepted.
+fn is_shared_file(path: &str) -> bool {
+    path != ":memory:" && !path.starts_with("file:") && !path.contains("mode=memory")
 }
 
 fn is_table_name(name: &str) -> bool {
@@ -260,6 +273,31 @@ mod tests {
             "dynamodb://a/b".parse::<DatabaseUrl>(),
             Err(DatabaseUrlError::BadTableName(_))
         ));
+    }
+
+    #[test]
+    fn rejects_sqlite_databases_that_connections_cannot_share() {
+        for url in [
+            "sqlite://:memory:",
+            "sqlite://file::memory:",
+            "sqlite://file::memory:?cache=shared",
+            "sqlite://file:a.db?mode=memory",
+            "sqlite://a.db?mode=memory",
+            "sqlite://file:a.db",
+        ] {
+            assert!(
+                matches!(
+                    url.parse::<DatabaseUrl>(),
+                    Err(DatabaseUrlError::NotAFile(_))
+                ),
+                "{url}"
+            );
+        }
+        let message = "sqlite://:memory:"
+            .parse::<DatabaseUrl>()
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains('\n'), "one line: {message}");
     }
 
     #[test]

@@ -233,10 +233,16 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::domain::{BirthDate, Username};
-    use crate::store::{StoreError, User};
+    use crate::store::{Health, StoreError, User, UserPages, UserScan};
 
     /// A store whose `close` never returns, like a writer stuck on a dead disk.
     struct HangsOnClose;
+
+    impl UserScan for HangsOnClose {
+        fn scan(&self) -> UserPages<'_> {
+            Box::pin(futures::stream::empty())
+        }
+    }
 
     #[async_trait]
     impl UserStore for HangsOnClose {
@@ -249,11 +255,8 @@ mod tests {
         async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
             Ok(None)
         }
-        async fn all(&self) -> Result<Vec<User>, StoreError> {
-            Ok(Vec::new())
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
+        fn health(&self) -> Health {
+            Health::Ready
         }
         async fn close(&self) {
             std::future::pending::<()>().await;

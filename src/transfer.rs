@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use tokio::sync::mpsc;
 
 use crate::domain::{BirthDate, IsoDate, Username};
-use crate::store::{User, UserStore};
+use crate::store::{User, UserScan, UserStore};
 
 /// Users per `put_many` on SQLite: one transaction each (the writer's largest), so 1M users
 /// cost 20 commits; a few of these in the pipeline are still only a few MB.
@@ -316,26 +317,50 @@ fn progress_bar(size: Option<u64>) -> ProgressBar {
     bar
 }
 
-/// `hello-birthday export`: every user, sorted by name, in the shape `import` reads.
-pub async fn export(store: &dyn UserStore, out: impl Write) -> anyhow::Result<usize> {
-    let mut users = store.all().await.context("cannot read the users")?;
-    users.sort_unstable_by(|a, b| a.username.cmp(&b.username));
-    let mut out = BufWriter::with_capacity(256 * 1024, out);
-    write_json(&users, &mut out)
-        .and_then(|()| out.flush())
-        .context("cannot write the export")?;
-    Ok(users.len())
+/// `hello-birthday export`: every user in the shape `import` reads, written page by page as
+/// the store hands them over, so memory stays flat whatever the table's size. SQLite's order
+/// is by username; DynamoDB's is the table's own. A failure midway leaves an unterminated
+/// object, which `import` refuses, never a valid-looking partial backup.
+pub async fn export(store: &dyn UserScan, out: impl Write) -> anyhow::Result<u64> {
+    let mut json = JsonWriter::new(BufWriter::with_capacity(256 * 1024, out));
+    let mut pages = store.scan();
+    while let Some(page) = pages.try_next().await.context("cannot read the users")? {
+        json.write_users(&page).context("cannot write the export")?;
+    }
+    json.finish().context("cannot write the export")
 }
 
 /// One user per line, so exports diff well and stay readable.
-fn write_json(users: &[User], out: &mut impl Write) -> io::Result<()> {
-    out.write_all(b"{")?;
-    for (i, user) in users.iter().enumerate() {
-        out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
-        serde_json::to_writer(&mut *out, user.username.as_str())?;
-        write!(out, r#": {{"dateOfBirth": "{}"}}"#, user.birth_date)?;
+struct JsonWriter<W: Write> {
+    out: W,
+    written: u64,
+}
+
+impl<W: Write> JsonWriter<W> {
+    fn new(out: W) -> Self {
+        Self { out, written: 0 }
     }
-    out.write_all(if users.is_empty() { b"}\n" } else { b"\n}\n" })
+
+    fn write_users(&mut self, users: &[User]) -> io::Result<()> {
+        for user in users {
+            self.out.write_all(if self.written == 0 {
+                b"{\n  "
+            } else {
+                b",\n  "
+            })?;
+            serde_json::to_writer(&mut self.out, user.username.as_str())?;
+            write!(self.out, r#": {{"dateOfBirth": "{}"}}"#, user.birth_date)?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<u64> {
+        self.out
+            .write_all(if self.written == 0 { b"{}\n" } else { b"\n}\n" })?;
+        self.out.flush()?;
+        Ok(self.written)
+    }
 }
 
 #[cfg(test)]
@@ -440,18 +465,19 @@ mod tests {
             birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
         };
         let mut out = Vec::new();
-        write_json(
-            &[user("Bob", "1991-02-03"), user("alice", "1990-05-01")],
-            &mut out,
-        )
-        .unwrap();
+        let mut json = JsonWriter::new(&mut out);
+        // Pages of any size, empty ones included, make one object.
+        json.write_users(&[user("Bob", "1991-02-03")]).unwrap();
+        json.write_users(&[]).unwrap();
+        json.write_users(&[user("alice", "1990-05-01")]).unwrap();
+        assert_eq!(json.finish().unwrap(), 2);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
             "{\n  \"Bob\": {\"dateOfBirth\": \"1991-02-03\"},\n  \"alice\": {\"dateOfBirth\": \"1990-05-01\"}\n}\n"
         );
         let mut empty = Vec::new();
-        write_json(&[], &mut empty).unwrap();
+        JsonWriter::new(&mut empty).finish().unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&empty).unwrap(),
             serde_json::json!({})

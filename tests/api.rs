@@ -15,7 +15,7 @@ use hello_birthday::clock::Clock;
 use hello_birthday::domain::{BirthDate, Username};
 use hello_birthday::http::{AppState, Limits, router};
 use hello_birthday::lifecycle::Lifecycle;
-use hello_birthday::store::{StoreError, User, UserStore};
+use hello_birthday::store::{Health, StoreError, User, UserPages, UserScan, UserStore};
 use hello_birthday::telemetry;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -419,6 +419,14 @@ mod faults {
         Failed,
         Slow,
         Panics,
+        /// A store that only a restart can fix (a dead SQLite writer).
+        Broken,
+    }
+
+    impl UserScan for Fault {
+        fn scan(&self) -> UserPages<'_> {
+            Box::pin(futures::stream::once(self.misbehave()))
+        }
     }
 
     #[async_trait]
@@ -432,11 +440,11 @@ mod faults {
         async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
             self.misbehave().await
         }
-        async fn all(&self) -> Result<Vec<User>, StoreError> {
-            self.misbehave().await
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            self.misbehave().await
+        fn health(&self) -> Health {
+            match self {
+                Self::Broken => Health::Broken("the writer is gone"),
+                _ => Health::NotReady("the store does not answer"),
+            }
         }
         async fn close(&self) {}
         fn backend(&self) -> &'static str {
@@ -455,7 +463,7 @@ mod faults {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Err(StoreError::failed("unreachable"))
                 }
-                Self::Panics => panic!("a bug"),
+                Self::Panics | Self::Broken => panic!("a bug"),
             }
         }
     }
@@ -568,8 +576,16 @@ mod faults {
         assert_eq!(
             app.get("/healthz").await.status(),
             StatusCode::OK,
-            "liveness does not depend on the store"
+            "a store that may recover keeps the process alive"
         );
+    }
+
+    #[tokio::test]
+    async fn liveness_fails_when_the_store_cannot_recover_by_itself() {
+        let app = app(Fault::Broken);
+        let error = error_message(app.get("/healthz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(error, "the writer is gone");
+        error_message(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
     }
 }
 
@@ -641,6 +657,13 @@ mod operations {
 
     fn faults_store() -> impl UserStore {
         struct Throttled;
+        impl UserScan for Throttled {
+            fn scan(&self) -> UserPages<'_> {
+                Box::pin(futures::stream::once(async {
+                    Err(StoreError::unavailable("throttled"))
+                }))
+            }
+        }
         #[async_trait]
         impl UserStore for Throttled {
             async fn put(&self, _: &User) -> Result<(), StoreError> {
@@ -652,11 +675,8 @@ mod operations {
             async fn get(&self, _: &Username) -> Result<Option<BirthDate>, StoreError> {
                 Err(StoreError::unavailable("throttled"))
             }
-            async fn all(&self) -> Result<Vec<User>, StoreError> {
-                Err(StoreError::unavailable("throttled"))
-            }
-            async fn ping(&self) -> Result<(), StoreError> {
-                Ok(())
+            fn health(&self) -> Health {
+                Health::Ready
             }
             async fn close(&self) {}
             fn backend(&self) -> &'static str {

@@ -703,3 +703,235 @@ mod lifecycle {
         assert!(status.success(), "{status:?}");
     }
 }
+
+/// The store's files and health, seen from outside: many processes starting on one fresh
+/// file, URLs that cannot be shared, and readiness that follows what the store can do.
+mod store_health {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
+    use hello_birthday::store::Workload;
+
+    async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
+        http.get(server.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .status()
+    }
+
+    /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
+    async fn status_becomes(
+        http: &reqwest::Client,
+        server: &RunningServer,
+        path: &str,
+        wanted: StatusCode,
+        within: Duration,
+    ) -> StatusCode {
+        let deadline = Instant::now() + within;
+        loop {
+            let seen = status(http, server, path).await;
+            if seen == wanted || Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every instance of a deploy may start at the same moment on a file that does not
+    /// exist yet: each must create, switch to WAL and migrate without tripping on the others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_processes_start_on_one_fresh_sqlite_file_at_once() {
+        const PROCESSES: usize = 12;
+        let database = SqliteDatabase::not_created();
+        let servers = join_all((0..PROCESSES).map(|_| server::start(&database, &[]))).await;
+        let http = client();
+        assert_eq!(
+            put(&http, &servers[0], "alice", "1990-05-01").await,
+            StatusCode::NO_CONTENT
+        );
+        for server in &servers {
+            assert_eq!(greeting(&http, server, "alice").await.0, StatusCode::OK);
+            assert_eq!(status(&http, server, "/readyz").await, StatusCode::OK);
+        }
+    }
+
+    #[test]
+    fn sqlite_databases_that_connections_cannot_share_are_refused_at_start() {
+        for url in [
+            "sqlite://:memory:",
+            "sqlite://file::memory:?cache=shared",
+            "sqlite://file:x.db?mode=memory",
+        ] {
+            let output = std::process::Command::new(BINARY)
+                .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+                .env_remove("DATABASE_URL")
+                .output()
+                .expect("run hello-birthday");
+            assert!(!output.status.success(), "{url}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{url}: {stderr}");
+            assert!(
+                stderr.contains("not a file every connection can share"),
+                "{url}: {stderr}"
+            );
+        }
+    }
+
+    /// Another process holds SQLite's write lock and never lets go: reads still work, but no
+    /// write can land, so the instance must leave rotation until the lock is released. It
+    /// is still alive: it recovers by itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readiness_fails_while_sqlite_cannot_take_writes_and_recovers_after() {
+        let database = SqliteDatabase::fresh().await;
+        let running = server::start(&database, &[]).await;
+        let http = client();
+        assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
+
+        let holder = rusqlite::Connection::open(database.path()).expect("open");
+        holder
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        let within = Duration::from_secs(20);
+        assert_eq!(
+            status_becomes(
+                &http,
+                &running,
+                "/readyz",
+                StatusCode::SERVICE_UNAVAILABLE,
+                within
+            )
+            .await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
+        assert_eq!(
+            greeting(&http, &running, "nobody").await.0,
+            StatusCode::NOT_FOUND,
+            "reads work"
+        );
+
+        holder
+            .execute_batch("ROLLBACK")
+            .expect("release the write lock");
+        assert_eq!(
+            status_becomes(&http, &running, "/readyz", StatusCode::OK, within).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            put(&http, &running, "alice", "1990-05-01").await,
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    /// A restore copied over the file of a running process: the process now serves a file
+    /// nobody else sees. Readiness fails and writes are refused rather than lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sqlite_file_replaced_under_a_running_process_fails_readiness() {
+        let database = SqliteDatabase::fresh().await;
+        let running = server::start(&database, &[]).await;
+        let http = client();
+        assert_eq!(
+            put(&http, &running, "alice", "1990-05-01").await,
+            StatusCode::NO_CONTENT
+        );
+
+        let restored = SqliteDatabase::fresh().await;
+        std::fs::copy(restored.path(), database.dir().join("restore.db")).expect("copy");
+        std::fs::rename(database.dir().join("restore.db"), database.path()).expect("replace");
+        assert_eq!(
+            status_becomes(
+                &http,
+                &running,
+                "/readyz",
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(10)
+            )
+            .await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            put(&http, &running, "bob", "1990-05-01").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    /// Readiness on DynamoDB follows the data plane. A proxy between the service and the
+    /// emulator refuses `DescribeTable` as a throttle or a missing IAM permission would: the
+    /// service stays ready. Stopping the emulator stops reads and writes: readiness fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynamodb_readiness_ignores_the_control_plane_and_follows_the_data_plane() {
+        let moto = PrivateMoto::start();
+        let table = random_table_name();
+        store_at(&moto.endpoint(), &table, Workload::Serve)
+            .await
+            .create_table()
+            .await
+            .expect("create table");
+        let proxy = Arc::new(ControlPlaneProxy::start(moto.endpoint()).await);
+        let database = ProxiedTable {
+            table: table.clone(),
+            endpoint: proxy.endpoint(),
+        };
+        let running = server::start(&database, &[]).await;
+        let http = client();
+        assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
+
+        proxy.deny_describe_table();
+        let through_proxy = store_at(&proxy.endpoint(), &table, Workload::Serve).await;
+        assert!(
+            through_proxy.create_table().await.is_err(),
+            "DescribeTable is refused"
+        );
+        // Idle for longer than the readiness window: the background probe alone keeps it ready.
+        let quiet_until = Instant::now() + 2 * hello_birthday::store::dynamodb::READY_WINDOW;
+        while Instant::now() < quiet_until {
+            assert_eq!(
+                status(&http, &running, "/readyz").await,
+                StatusCode::OK,
+                "control plane only"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert_eq!(
+            put(&http, &running, "alice", "1990-05-01").await,
+            StatusCode::NO_CONTENT
+        );
+
+        drop(moto);
+        assert_eq!(
+            status_becomes(
+                &http,
+                &running,
+                "/readyz",
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(30)
+            )
+            .await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "data plane down"
+        );
+        assert_eq!(
+            status(&http, &running, "/healthz").await,
+            StatusCode::OK,
+            "it can recover"
+        );
+    }
+
+    struct ProxiedTable {
+        table: String,
+        endpoint: String,
+    }
+
+    impl TestDatabase for ProxiedTable {
+        fn url(&self) -> String {
+            format!("dynamodb://{}", self.table)
+        }
+
+        fn env(&self) -> Vec<(String, String)> {
+            env_for(&self.endpoint)
+        }
+    }
+}

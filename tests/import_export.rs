@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use common::TestDatabase;
 use common::dynamodb::DynamoDbDatabase;
 use common::server::BINARY;
+use futures::TryStreamExt;
 use serde_json::{Value, json};
 
 fn run(database: &dyn TestDatabase, args: &[&str]) -> Output {
@@ -111,7 +112,7 @@ pub async fn importing_twice_leaves_the_same_data(database: &dyn TestDatabase) {
     let after_first = export(database);
     let second = import(database, &input);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert_eq!(export(database), after_first);
+    assert_eq!(parse(&export(database)), parse(&after_first));
     let exported: Value = serde_json::from_str(&after_first).expect("JSON export");
     assert_eq!(exported.as_object().map(|o| o.len()), Some(6_000));
 }
@@ -125,18 +126,22 @@ pub async fn an_export_imports_back_to_the_same_data(
     let imported = import(source, &write(dir.path(), "old.json", &original));
     assert!(imported.status.success(), "{}", stderr(&imported));
     let backup = export(source);
-    assert_eq!(
-        serde_json::from_str::<Value>(&backup).expect("JSON export"),
-        serde_json::from_str::<Value>(&original).expect("JSON input"),
-    );
-    let keys: Vec<&str> = backup
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix('"')?.split('"').next())
-        .collect();
-    assert!(keys.is_sorted(), "export is not sorted by username");
+    assert_eq!(parse(&backup), parse(&original));
+    // SQLite exports in username order; a DynamoDB Scan comes in the table's hash order.
+    if source.url().starts_with("sqlite://") {
+        let keys: Vec<&str> = backup
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix('"')?.split('"').next())
+            .collect();
+        assert!(keys.is_sorted(), "export is not sorted by username");
+    }
     let restored = import(target, &write(dir.path(), "backup.json", &backup));
     assert!(restored.status.success(), "{}", stderr(&restored));
-    assert_eq!(export(target), backup);
+    assert_eq!(parse(&export(target)), parse(&backup));
+}
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).expect("valid JSON")
 }
 
 pub async fn malformed_input_fails_with_one_clear_line(database: &dyn TestDatabase) {
@@ -202,6 +207,109 @@ macro_rules! transfer_tests_for {
 
 transfer_tests_for!(sqlite, common::SqliteDatabase::fresh().await);
 transfer_tests_for!(dynamodb, DynamoDbDatabase::fresh().await);
+
+/// An operator's typo in a path must fail loudly, never "succeed" with an empty backup or an
+/// import into a new, empty database nobody reads.
+mod sqlite_files {
+    use super::*;
+
+    fn assert_one_clear_line(output: &Output, expected: &str) {
+        assert!(!output.status.success(), "{output:?}");
+        let errors = stderr(output);
+        assert_eq!(errors.trim_end().lines().count(), 1, "{errors}");
+        assert!(
+            errors.starts_with("error: ") && errors.contains(expected),
+            "{errors}"
+        );
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("list dir")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn import_and_export_refuse_a_missing_database_and_create_nothing() {
+        let database = common::SqliteDatabase::not_created();
+        let input_dir = tempfile::tempdir().expect("temp dir");
+        let input = write(input_dir.path(), "old.json", &old_format(3));
+
+        let imported = import(&database, &input);
+        assert_one_clear_line(&imported, "no SQLite database at");
+        let exported = run(&database, &["export"]);
+        assert_one_clear_line(&exported, "no SQLite database at");
+        assert!(exported.stdout.is_empty(), "no partial output");
+        assert_eq!(
+            files_in(database.dir()),
+            Vec::<String>::new(),
+            "nothing created"
+        );
+    }
+
+    /// Runs `export` as a process the permission bits apply to. CI runs as root, which
+    /// ignores them, so the capabilities that override them are dropped first.
+    fn export_unprivileged(url: &str) -> Output {
+        // SAFETY: geteuid has no preconditions and touches no memory.
+        let root = unsafe { libc::geteuid() } == 0;
+        let mut command = if root {
+            let mut command = Command::new("setpriv");
+            command.args([
+                "--bounding-set=-dac_override,-dac_read_search",
+                "--",
+                BINARY,
+            ]);
+            command
+        } else {
+            Command::new(BINARY)
+        };
+        command
+            .args(["export", "--database-url", url])
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run hello-birthday export")
+    }
+
+    /// A backup copied to read-only media: the file is 0444 in a 0555 directory, where SQLite
+    /// can create neither its -wal nor its -shm file.
+    #[tokio::test]
+    async fn export_reads_a_read_only_copy_on_read_only_media() {
+        use std::os::unix::fs::PermissionsExt;
+        let source = common::SqliteDatabase::fresh().await;
+        let input_dir = tempfile::tempdir().expect("temp dir");
+        let imported = import(
+            &source,
+            &write(input_dir.path(), "old.json", &old_format(300)),
+        );
+        assert!(imported.status.success(), "{}", stderr(&imported));
+        let expected = parse(&export(&source));
+
+        let media = tempfile::tempdir().expect("temp dir");
+        let copy = media.path().join("backup.db");
+        std::fs::copy(source.path(), &copy).expect("copy the database");
+        let mode = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        mode(&copy, 0o444);
+        mode(media.path(), 0o555);
+        let before = files_in(media.path());
+
+        let exported = export_unprivileged(&format!("sqlite://{}", copy.display()));
+        let files_after = files_in(media.path());
+        mode(media.path(), 0o755);
+        assert!(exported.status.success(), "{}", stderr(&exported));
+        let text = String::from_utf8(exported.stdout).expect("utf-8 export");
+        assert_eq!(parse(&text), expected);
+        assert_eq!(files_after, before, "nothing written next to the copy");
+    }
+}
 
 /// Backups move between backends too.
 #[tokio::test]
@@ -280,11 +388,11 @@ async fn small_batches_keep_file_order_for_repeated_names() {
     assert_eq!((summary.imported, summary.rejected), (6, 1));
     assert_eq!(rejected, ["b4d"]);
     assert_eq!(progress, [2, 4, 6]);
-    let mut users: Vec<(String, String)> = store
-        .all()
-        .await
-        .expect("all")
+    let pages: Vec<Vec<hello_birthday::store::User>> =
+        store.scan().try_collect().await.expect("scan");
+    let mut users: Vec<(String, String)> = pages
         .into_iter()
+        .flatten()
         .map(|u| (u.username.to_string(), u.birth_date.to_string()))
         .collect();
     users.sort();

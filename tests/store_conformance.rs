@@ -7,9 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use futures::future::join_all;
 use hello_birthday::domain::{BirthDate, IsoDate, Username};
-use hello_birthday::store::{StoreError, User, UserStore, Workload};
+use hello_birthday::store::{Health, StoreError, User, UserStore, Workload};
 
 fn name(text: &str) -> Username {
     Username::parse(text).expect("test names are valid")
@@ -44,14 +45,33 @@ fn nth_date(i: usize) -> String {
     format!("{:04}-{:02}-{:02}", 1950 + i % 60, 1 + i % 12, 1 + i % 28)
 }
 
+async fn pages(store: &dyn UserStore) -> Vec<Vec<User>> {
+    store.scan().try_collect().await.expect("scan")
+}
+
 async fn contents(store: &dyn UserStore) -> BTreeMap<String, String> {
-    store
-        .all()
+    pages(store)
         .await
-        .expect("all")
         .into_iter()
+        .flatten()
         .map(|u| (u.username.to_string(), u.birth_date.to_string()))
         .collect()
+}
+
+/// Polls the store's health until `wanted` says yes, for at most `within`.
+async fn health_becomes(
+    store: &dyn UserStore,
+    wanted: impl Fn(Health) -> bool,
+    within: Duration,
+) -> Health {
+    let deadline = Instant::now() + within;
+    loop {
+        let health = store.health();
+        if wanted(health) || Instant::now() > deadline {
+            return health;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub async fn creates_a_user_and_reads_it_back(store: &dyn UserStore) {
@@ -147,8 +167,8 @@ pub async fn put_many_is_idempotent_and_last_write_wins(store: &dyn UserStore) {
     assert_eq!(contents(store).await, first);
 }
 
-pub async fn all_returns_exactly_what_was_written(store: &dyn UserStore) {
-    assert!(store.all().await.expect("all of nothing").is_empty());
+pub async fn scan_returns_exactly_what_was_written(store: &dyn UserStore) {
+    assert!(contents(store).await.is_empty());
     let users: Vec<User> = (0..130).map(|i| user(&nth_name(i), &nth_date(i))).collect();
     store.put_many(&users[..70]).await.expect("put_many");
     for u in &users[70..] {
@@ -161,8 +181,28 @@ pub async fn all_returns_exactly_what_was_written(store: &dyn UserStore) {
     assert_eq!(contents(store).await, expected);
 }
 
-pub async fn answers_pings(store: &dyn UserStore) {
-    store.ping().await.expect("ping");
+/// Export holds one page in memory at a time, so a table bigger than a page must come in
+/// several, and together they must hold every user exactly once.
+pub async fn scan_hands_over_a_large_table_in_several_pages(store: &dyn UserStore) {
+    let users: Vec<User> = (0..2500)
+        .map(|i| user(&nth_name(i), &nth_date(i)))
+        .collect();
+    store.put_many(&users).await.expect("put_many");
+    let pages = pages(store).await;
+    assert!(pages.len() > 1, "one page of {}", pages[0].len());
+    let names: Vec<String> = pages
+        .iter()
+        .flatten()
+        .map(|u| u.username.to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!((names.len(), unique.len()), (users.len(), users.len()));
+}
+
+pub async fn is_ready_once_it_has_served(store: &dyn UserStore) {
+    store.put(&user("alice", "1990-05-01")).await.expect("put");
+    store.get(&name("alice")).await.expect("get");
+    assert_eq!(store.health(), Health::Ready);
 }
 
 macro_rules! conformance_suite {
@@ -188,8 +228,9 @@ macro_rules! conformance_suite {
             case!(concurrent_writers_to_one_key_leave_one_of_their_values);
             case!(concurrent_writers_to_many_keys_all_land);
             case!(put_many_is_idempotent_and_last_write_wins);
-            case!(all_returns_exactly_what_was_written);
-            case!(answers_pings);
+            case!(scan_returns_exactly_what_was_written);
+            case!(scan_hands_over_a_large_table_in_several_pages);
+            case!(is_ready_once_it_has_served);
         }
     };
 }
@@ -225,7 +266,7 @@ mod dynamodb_failures {
         .await;
         assert_unavailable(store.get(&name("alice")).await);
         assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
-        assert_unavailable(store.ping().await);
+        assert!(matches!(store.health(), Health::NotReady(_)));
     }
 
     #[tokio::test]
@@ -257,27 +298,49 @@ mod dynamodb_failures {
         silent.abort();
     }
 
+    /// Long enough for the readiness window to pass and a probe or two to fail.
+    const OUTAGE_NOTICED_WITHIN: Duration = Duration::from_secs(20);
+
     /// The outage an ECS task sees when DynamoDB is unreachable: requests get `Unavailable`
-    /// and readiness fails; once the table answers again the same store recovers by itself.
+    /// and readiness fails; once the table answers again the same store recovers by itself,
+    /// through its background probe, with no request to help it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn readiness_recovers_without_a_restart_when_dynamodb_comes_back() {
         let moto = common::dynamodb::PrivateMoto::start();
         let table = random_table_name();
-        let store = store_at(&moto.endpoint(), &table, Workload::Serve).await;
-        store.create_table().await.expect("create table");
-        store.ping().await.expect("ready");
+        let admin = store_at(&moto.endpoint(), &table, Workload::Serve).await;
+        admin.create_table().await.expect("create table");
+        let store = store_at(&moto.endpoint(), &table, Workload::Serve)
+            .await
+            .with_readiness_probe()
+            .await;
+        assert_eq!(
+            store.health(),
+            Health::Ready,
+            "the first probe ran at start"
+        );
 
         let port = moto.port;
         drop(moto);
-        assert_unavailable(store.ping().await);
         assert_unavailable(store.get(&name("alice")).await);
         assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
+        let down = health_becomes(&store, |h| h != Health::Ready, OUTAGE_NOTICED_WITHIN).await;
+        assert!(matches!(down, Health::NotReady(_)), "{down:?}");
 
         let _moto = common::dynamodb::PrivateMoto::start_on(port);
         // The emulator restarts empty; on AWS the table would still be there.
-        assert!(store.ping().await.is_err(), "no table yet");
-        store.create_table().await.expect("create table again");
-        store.ping().await.expect("ready again, same client");
+        tokio::time::sleep(2 * hello_birthday::store::dynamodb::PROBE_INTERVAL).await;
+        assert!(
+            matches!(store.health(), Health::NotReady(_)),
+            "no table yet"
+        );
+        admin.create_table().await.expect("create table again");
+        let up = health_becomes(&store, |h| h == Health::Ready, OUTAGE_NOTICED_WITHIN).await;
+        assert_eq!(
+            up,
+            Health::Ready,
+            "ready again, same client, no request needed"
+        );
         store.put(&user("alice", "1990-05-01")).await.expect("put");
         assert_eq!(
             store.get(&name("alice")).await.expect("get"),
@@ -287,8 +350,135 @@ mod dynamodb_failures {
 
     #[tokio::test]
     async fn a_missing_table_fails_readiness() {
-        let store = common::dynamodb::store_for(&random_table_name(), Workload::Serve).await;
-        assert!(store.ping().await.is_err());
+        let store = common::dynamodb::store_for(&random_table_name(), Workload::Serve)
+            .await
+            .with_readiness_probe()
+            .await;
+        assert!(matches!(store.health(), Health::NotReady(_)));
         assert!(store.get(&name("alice")).await.is_err());
+    }
+}
+
+/// What SQLite's file on disk may go through while a process has it open.
+mod sqlite_files {
+    use super::*;
+    use hello_birthday::store::Missing;
+    use hello_birthday::store::sqlite::SqliteStore;
+
+    async fn open(path: &std::path::Path) -> SqliteStore {
+        SqliteStore::open(path, 100, Missing::Create)
+            .await
+            .expect("open SQLite")
+    }
+
+    /// Two paths to one file (a symlink, as volume mounts and `current -> release-N` layouts
+    /// make) must share one set of write counters, or one process serves what the other
+    /// has overwritten.
+    #[tokio::test(flavor = "current_thread")]
+    async fn two_paths_to_one_file_share_the_read_cache_counters() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("real.db");
+        let link = dir.path().join("link.db");
+        let via_real = open(&real).await;
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let via_link = open(&link).await;
+
+        via_real
+            .put(&user("alice", "1990-05-01"))
+            .await
+            .expect("put");
+        assert_eq!(
+            via_link.get(&name("alice")).await.expect("get"),
+            Some(born("1990-05-01"))
+        );
+        via_real
+            .put(&user("alice", "1985-12-31"))
+            .await
+            .expect("put");
+        assert_eq!(
+            via_link.get(&name("alice")).await.expect("get"),
+            Some(born("1985-12-31")),
+            "served from a cache the write did not invalidate"
+        );
+        assert!(!dir.path().join("link.db-generations").exists());
+        via_link.close().await;
+        via_real.close().await;
+    }
+
+    /// The file is replaced (a restore copied over it) or deleted under a running process.
+    /// The process is then reading and writing a file nobody else sees: it stops answering
+    /// from its cache, refuses writes, and readiness fails.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_replaced_or_deleted_file_turns_the_cache_off_and_fails_readiness() {
+        for replace in [true, false] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("users.db");
+            let store = open(&path).await;
+            store.put(&user("alice", "1990-05-01")).await.expect("put");
+            assert_eq!(
+                store.get(&name("alice")).await.expect("get"),
+                Some(born("1990-05-01"))
+            );
+            // Changed behind the cache's back, as the `sqlite3` shell would: an answer from
+            // the cache still says 1990.
+            rusqlite::Connection::open(&path)
+                .and_then(|c| {
+                    c.execute(
+                        "UPDATE users SET date_of_birth = '1970-01-01' WHERE username = 'alice'",
+                        [],
+                    )
+                })
+                .expect("update behind");
+
+            if replace {
+                let other = dir.path().join("other.db");
+                open(&other).await.close().await;
+                std::fs::rename(&other, &path).expect("replace");
+            } else {
+                std::fs::remove_file(&path).expect("delete");
+            }
+            let health =
+                health_becomes(&store, |h| h != Health::Ready, Duration::from_secs(5)).await;
+            assert!(
+                matches!(health, Health::NotReady(_)),
+                "replace={replace}: {health:?}"
+            );
+
+            // SQLite itself may refuse to read a file that was unlinked; either way the
+            // cached answer must not come back.
+            let read = store.get(&name("alice")).await;
+            assert!(
+                !matches!(read, Ok(Some(date)) if date == born("1990-05-01")),
+                "replace={replace}: answered from the cache: {read:?}"
+            );
+            assert!(
+                matches!(
+                    store.put(&user("bob", "1990-05-01")).await,
+                    Err(StoreError::Unavailable(_))
+                ),
+                "replace={replace}: a write to a file nobody sees was accepted"
+            );
+            store.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn scans_come_sorted_by_username() {
+        let (store, _dir) = common::sqlite_store().await;
+        let users: Vec<User> = (0..2500)
+            .rev()
+            .map(|i| user(&nth_name(i), &nth_date(i)))
+            .collect();
+        store.put_many(&users).await.expect("put_many");
+        store.put(&user("Zed", "1990-05-01")).await.expect("put");
+        let names: Vec<String> = pages(store.as_ref())
+            .await
+            .into_iter()
+            .flatten()
+            .map(|u| u.username.to_string())
+            .collect();
+        assert!(names.is_sorted(), "not in username order");
+        assert_eq!(names.len(), 2501);
+        store.close().await;
     }
 }

@@ -1,7 +1,6 @@
 //! Endpoints for the people and machines that run the service.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,9 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::openapi::ApiDoc;
-
-/// A readiness probe must answer well inside a load balancer's health-check timeout.
-const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::store::Health;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
@@ -23,19 +20,38 @@ pub struct Status {
     pub status: &'static str,
 }
 
-/// Liveness: the process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Status)), tag = "operations")]
-pub async fn healthz() -> Json<Status> {
-    Json(Status { status: "ok" })
+/// Liveness: the process is up, serving HTTP, and its store has not failed in a way only a
+/// restart can fix (a dead SQLite writer thread).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses(
+        (status = 200, body = Status),
+        (status = 503, description = "Cannot recover by itself: replace the process", body = ErrorBody),
+    ),
+    tag = "operations"
+)]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
+    match state.store.health() {
+        Health::Broken(reason) => {
+            tracing::error!(
+                reason,
+                "liveness: the store cannot recover without a restart"
+            );
+            Err(ApiError::NotReady(reason))
+        }
+        Health::Ready | Health::NotReady(_) => Ok(Json(Status { status: "ok" })),
+    }
 }
 
-/// Readiness: the store answers and the process is not shutting down.
+/// Readiness: the store is accepting reads and writes, and the process is not shutting
+/// down. Reads state the store keeps up to date by itself: a probe never calls the backend.
 #[utoipa::path(
     get,
     path = "/readyz",
     responses(
         (status = 200, description = "Ready for traffic", body = Status),
-        (status = 503, description = "Shutting down, or the store does not answer", body = ErrorBody),
+        (status = 503, description = "Shutting down, or the store cannot serve", body = ErrorBody),
     ),
     tag = "operations"
 )]
@@ -43,15 +59,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, 
     if state.lifecycle.is_shutting_down() {
         return Err(ApiError::NotReady("shutting down"));
     }
-    match tokio::time::timeout(STORE_PING_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(Status { status: "ready" })),
-        Ok(Err(error)) => {
-            tracing::warn!(error = %super::error::cause_chain(&error), "readiness: the store does not answer");
-            Err(ApiError::NotReady("the store does not answer"))
-        }
-        Err(_) => {
-            tracing::warn!("readiness: the store did not answer in time");
-            Err(ApiError::NotReady("the store does not answer"))
+    match state.store.health() {
+        Health::Ready => Ok(Json(Status { status: "ready" })),
+        Health::NotReady(reason) | Health::Broken(reason) => {
+            tracing::warn!(reason, "readiness: the store cannot serve");
+            Err(ApiError::NotReady(reason))
         }
     }
 }

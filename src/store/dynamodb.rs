@@ -3,11 +3,20 @@
 //! Item shape: `username` (S, partition key), `dateOfBirth` (S, `YYYY-MM-DD`), `updatedAt`
 //! (S, RFC 3339). Reads are strongly consistent, so a `GET` after a `204` sees the write from
 //! any task. Region, credentials and endpoint come from the standard AWS SDK chain.
+//!
+//! Readiness reflects the data plane only: a serving store records each successful read or
+//! write, and a background probe (an eventually consistent `GetItem` of a key no user can
+//! have) runs whenever nothing has succeeded for [`PROBE_INTERVAL`]. The store is ready while
+//! something succeeded within [`READY_WINDOW`]. The control plane (`DescribeTable`) is never
+//! called on the serving path: it is rate-limited, logged as a management event, and a
+//! throttle there says nothing about whether reads and writes work.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -25,7 +34,7 @@ use aws_sdk_dynamodb::types::{
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{BoxError, StoreError, User, UserStore};
+use super::{BoxError, Health, StoreError, User, UserPages, UserScan, UserStore};
 use crate::domain::{BirthDate, IsoDate, Username};
 
 const USERNAME: &str = "username";
@@ -41,6 +50,17 @@ const BATCH_WRITE_CONCURRENCY: usize = 16;
 const UNPROCESSED_ROUNDS: u32 = 10;
 const UNPROCESSED_FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const UNPROCESSED_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// With nothing succeeding for this long, the background probe reads the sentinel key.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// Ready while a read or write succeeded this recently: three probes, so one slow or
+/// throttled probe does not take a task out of rotation, while an outage does within seconds.
+pub const READY_WINDOW: Duration = Duration::from_secs(6);
+/// Not a valid username (usernames are letters only), so no user can ever have it.
+const PROBE_KEY: &str = "-readiness-probe-";
+/// How long start-up waits for the first probe, so readiness is known when serving begins.
+/// The service starts regardless: readiness then reports the outcome when it comes.
+const FIRST_PROBE_WAIT: Duration = Duration::from_secs(2);
 
 /// Error codes DynamoDB uses when a retry later will succeed.
 const TRANSIENT_CODES: &[&str] = &[
@@ -152,24 +172,109 @@ pub async fn sdk_config(workload: Workload) -> anyhow::Result<SdkConfig> {
     Ok(config)
 }
 
+/// When a data-plane call last succeeded, as milliseconds since `epoch` plus one (0: never).
+pub struct DataPlane {
+    epoch: Instant,
+    last_success: AtomicU64,
+}
+
+impl DataPlane {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_success: AtomicU64::new(0),
+        }
+    }
+
+    fn stamp(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
+            + 1
+    }
+
+    pub fn succeeded_at(&self, at: Instant) {
+        self.last_success
+            .fetch_max(self.stamp(at), Ordering::AcqRel);
+    }
+
+    /// How long ago something last succeeded, `None` if nothing ever did.
+    pub fn since_success(&self, now: Instant) -> Option<Duration> {
+        match self.last_success.load(Ordering::Acquire) {
+            0 => None,
+            stamp => Some(Duration::from_millis(self.stamp(now).saturating_sub(stamp))),
+        }
+    }
+
+    pub fn health_at(&self, now: Instant) -> Health {
+        match self.since_success(now) {
+            Some(since) if since <= READY_WINDOW => Health::Ready,
+            Some(_) => Health::NotReady("DynamoDB reads and writes have stopped succeeding"),
+            None => Health::NotReady("no DynamoDB read or write has succeeded yet"),
+        }
+    }
+}
+
 pub struct DynamoDbStore {
     client: Client,
     table: String,
+    data_plane: Arc<DataPlane>,
+    /// Items per Scan page; `None` lets DynamoDB fill pages up to 1 MB.
+    scan_page_limit: Option<i32>,
+    /// The background probe of a serving store, stopped with the store.
+    prober: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for DynamoDbStore {
+    fn drop(&mut self) {
+        if let Some(prober) = &self.prober {
+            prober.abort();
+        }
+    }
 }
 
 impl DynamoDbStore {
-    /// Builds a client for `table`. Does not contact DynamoDB: the service starts even while
-    /// the table is unreachable, and readiness reports when it becomes reachable.
+    /// Builds a client for `table`. The service starts even while the table is unreachable:
+    /// a serving store waits briefly for its first readiness probe, never fails on it.
     pub async fn connect(table: &str, workload: Workload) -> anyhow::Result<Self> {
         let config = sdk_config(workload).await?;
-        Ok(Self::new(Client::new(&config), table))
+        let store = Self::new(Client::new(&config), table);
+        Ok(match workload {
+            Workload::Serve => store.with_readiness_probe().await,
+            Workload::Bulk => store,
+        })
     }
 
+    /// A store with no background probe: readiness then follows its own calls alone.
     pub fn new(client: Client, table: &str) -> Self {
         Self {
             client,
             table: table.to_owned(),
+            data_plane: Arc::new(DataPlane::new()),
+            scan_page_limit: None,
+            prober: None,
         }
+    }
+
+    /// Caps Scan pages at `items`, so tests can cross page boundaries with a small table.
+    #[must_use]
+    pub fn with_scan_page_limit(mut self, items: i32) -> Self {
+        self.scan_page_limit = Some(items);
+        self
+    }
+
+    /// Starts the background probe and waits up to [`FIRST_PROBE_WAIT`] for its first result.
+    pub async fn with_readiness_probe(mut self) -> Self {
+        let probe = Probe {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            data_plane: self.data_plane.clone(),
+        };
+        let _ = tokio::time::timeout(FIRST_PROBE_WAIT, probe.run_once()).await;
+        self.prober = Some(tokio::spawn(probe.run()).abort_handle());
+        self
+    }
+
+    fn succeeded(&self) {
+        self.data_plane.succeeded_at(Instant::now());
     }
 
     /// Creates the table for local development and waits until it is active. Succeeds if it
@@ -298,6 +403,49 @@ impl DynamoDbStore {
     }
 }
 
+/// Reads the sentinel key whenever nothing else has succeeded lately.
+struct Probe {
+    client: Client,
+    table: String,
+    data_plane: Arc<DataPlane>,
+}
+
+impl Probe {
+    async fn run(self) {
+        loop {
+            tokio::time::sleep(PROBE_INTERVAL).await;
+            let quiet = self
+                .data_plane
+                .since_success(Instant::now())
+                .is_none_or(|since| since >= PROBE_INTERVAL);
+            if quiet {
+                self.run_once().await;
+            }
+        }
+    }
+
+    async fn run_once(&self) {
+        let started = Instant::now();
+        let outcome = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(USERNAME, AttributeValue::S(PROBE_KEY.to_owned()))
+            .projection_expression(USERNAME)
+            .send()
+            .await;
+        match outcome {
+            // The moment it was sent: a slow answer must not look fresher than it is.
+            Ok(_) => self.data_plane.succeeded_at(started),
+            Err(error) => tracing::warn!(
+                table = %self.table,
+                error = %aws_smithy_types::error::display::DisplayErrorContext(&error),
+                "readiness probe: DynamoDB GetItem failed"
+            ),
+        }
+    }
+}
+
 /// What `create-table` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableCreated {
@@ -397,6 +545,34 @@ fn last_write_wins(users: &[User]) -> Vec<&User> {
     unique
 }
 
+impl UserScan for DynamoDbStore {
+    /// One page per Scan response, decoded and handed over as it arrives; the paginator asks
+    /// for the next page only when the consumer wants it.
+    fn scan(&self) -> UserPages<'_> {
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            // An export right after an import must contain every imported user.
+            .consistent_read(true)
+            .set_limit(self.scan_page_limit)
+            .projection_expression("#u, #d")
+            .expression_attribute_names("#u", USERNAME)
+            .expression_attribute_names("#d", DATE_OF_BIRTH)
+            .into_paginator()
+            .send();
+        futures_util::stream::unfold(pages, |mut pages| async move {
+            pages.next().await.map(|page| (page, pages))
+        })
+        .map(|page| {
+            let page = page.map_err(|e| self.classify("Scan", e))?;
+            self.succeeded();
+            page.items().iter().map(decode).collect()
+        })
+        .boxed()
+    }
+}
+
 #[async_trait]
 impl UserStore for DynamoDbStore {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
@@ -407,6 +583,7 @@ impl UserStore for DynamoDbStore {
             .send()
             .await
             .map_err(|e| self.classify("PutItem", e))?;
+        self.succeeded();
         Ok(())
     }
 
@@ -424,7 +601,9 @@ impl UserStore for DynamoDbStore {
             .map(|chunk| async move { self.write_batch(&chunk, updated_at).await })
             .buffer_unordered(BATCH_WRITE_CONCURRENCY)
             .try_collect::<()>()
-            .await
+            .await?;
+        self.succeeded();
+        Ok(())
     }
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
@@ -438,44 +617,19 @@ impl UserStore for DynamoDbStore {
             .send()
             .await
             .map_err(|e| self.classify("GetItem", e))?;
+        self.succeeded();
         output.item.as_ref().map(decode_birth_date).transpose()
     }
 
-    async fn all(&self) -> Result<Vec<User>, StoreError> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            // An export right after an import must contain every imported user.
-            .consistent_read(true)
-            .projection_expression("#u, #d")
-            .expression_attribute_names("#u", USERNAME)
-            .expression_attribute_names("#d", DATE_OF_BIRTH)
-            .into_paginator()
-            .send();
-        let mut users = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.classify("Scan", e))?;
-            for item in page.items() {
-                users.push(decode(item)?);
-            }
-        }
-        Ok(users)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        match self.table_status().await? {
-            // UPDATING still serves reads and writes (e.g. while capacity changes).
-            Some(TableStatus::Active | TableStatus::Updating) => Ok(()),
-            status => Err(StoreError::unavailable(format!(
-                "table {} is not active (status {status:?})",
-                self.table
-            ))),
-        }
+    fn health(&self) -> Health {
+        self.data_plane.health_at(Instant::now())
     }
 
     async fn close(&self) {
         // Every write is acknowledged by DynamoDB before `put` returns; nothing is buffered.
+        if let Some(prober) = &self.prober {
+            prober.abort();
+        }
     }
 
     fn backend(&self) -> &'static str {
@@ -523,6 +677,21 @@ mod tests {
             parsed[0].as_ref(),
             webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref()
         );
+    }
+
+    #[test]
+    fn readiness_follows_the_last_data_plane_success() {
+        let data_plane = DataPlane::new();
+        let start = Instant::now();
+        assert!(matches!(data_plane.health_at(start), Health::NotReady(_)));
+        data_plane.succeeded_at(start);
+        assert_eq!(data_plane.health_at(start + READY_WINDOW), Health::Ready);
+        let stale = start + READY_WINDOW + Duration::from_millis(10);
+        assert!(matches!(data_plane.health_at(stale), Health::NotReady(_)));
+        // An older success reported late (a slow call) does not move the clock back.
+        data_plane.succeeded_at(stale);
+        data_plane.succeeded_at(start);
+        assert_eq!(data_plane.health_at(stale), Health::Ready);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use metrics::Histogram;
 
-use super::{StoreError, User, UserStore};
+use super::{Health, StoreError, User, UserPages, UserScan, UserStore};
 use crate::domain::{BirthDate, Username};
 
 /// Wraps any store with latency and error metrics, so every backend reports the same series.
@@ -20,8 +20,6 @@ struct Latency {
     put: Histogram,
     put_many: Histogram,
     get: Histogram,
-    all: Histogram,
-    ping: Histogram,
 }
 
 impl Latency {
@@ -31,8 +29,6 @@ impl Latency {
             put: histogram("put"),
             put_many: histogram("put_many"),
             get: histogram("get"),
-            all: histogram("all"),
-            ping: histogram("ping"),
         }
     }
 }
@@ -68,6 +64,12 @@ impl Instrumented {
     }
 }
 
+impl UserScan for Instrumented {
+    fn scan(&self) -> UserPages<'_> {
+        self.inner.scan()
+    }
+}
+
 #[async_trait]
 impl UserStore for Instrumented {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
@@ -89,14 +91,8 @@ impl UserStore for Instrumented {
             .await
     }
 
-    async fn all(&self) -> Result<Vec<User>, StoreError> {
-        self.observe("all", &self.latency().all, self.inner.all())
-            .await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.observe("ping", &self.latency().ping, self.inner.ping())
-            .await
+    fn health(&self) -> Health {
+        self.inner.health()
     }
 
     async fn close(&self) {

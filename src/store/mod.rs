@@ -7,6 +7,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 
 use crate::config::DatabaseUrl;
 use crate::domain::{BirthDate, Username};
@@ -50,8 +51,30 @@ impl StoreError {
     }
 }
 
+/// Users page by page, each page handed over as the backend produces it.
+pub type UserPages<'a> = BoxStream<'a, Result<Vec<User>, StoreError>>;
+
+/// What a store says about itself. Computed from state the store keeps up to date on its own
+/// (its writes, a background probe), never by calling the backend: probes must stay cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Reads and writes are going through.
+    Ready,
+    /// Cannot serve now but may recover by itself: take the instance out of rotation.
+    NotReady(&'static str),
+    /// Cannot recover without a restart: replace the instance.
+    Broken(&'static str),
+}
+
+/// Reading every user, for export and backups. Memory stays bounded by one page.
+pub trait UserScan: Send + Sync + 'static {
+    /// Every user. SQLite hands them over sorted by username; DynamoDB in its own (hash)
+    /// order, one Scan page at a time.
+    fn scan(&self) -> UserPages<'_>;
+}
+
 #[async_trait]
-pub trait UserStore: Send + Sync + 'static {
+pub trait UserStore: UserScan {
     /// Creates or replaces a user. Returns only once the write is durable.
     async fn put(&self, user: &User) -> Result<(), StoreError>;
 
@@ -61,11 +84,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Reads a user, always seeing every write that was acknowledged before.
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError>;
 
-    /// Every user, in no particular order (export, backups).
-    async fn all(&self) -> Result<Vec<User>, StoreError>;
-
-    /// Succeeds when the store can serve requests (readiness).
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// Whether the store can serve requests now (readiness) and at all (liveness).
+    fn health(&self) -> Health;
 
     /// Finishes pending writes and releases connections. Called once, at shutdown.
     async fn close(&self);
@@ -78,22 +98,49 @@ pub trait UserStore: Send + Sync + 'static {
 /// where the backend allows it (SQLite; DynamoDB tables are created by Terraform). Backends
 /// that can cache point reads safely (SQLite) keep up to `cached_users` of them in memory.
 pub async fn open(url: &DatabaseUrl, cached_users: usize) -> anyhow::Result<Arc<dyn UserStore>> {
-    open_with(url, Workload::Serve, cached_users).await
+    open_with(url, Workload::Serve, cached_users, Missing::Create).await
 }
 
-/// Like [`open`], for import, export and table creation: timeouts and retries suited to
-/// batches, and no read cache.
-pub async fn open_for_bulk(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn UserStore>> {
-    open_with(url, Workload::Bulk, 0).await
+/// Like [`open`], for import and table creation: timeouts and retries suited to batches, and
+/// no read cache. With [`Missing::Refuse`], a SQLite file that does not exist is an error
+/// rather than a new, empty database.
+pub async fn open_for_bulk(
+    url: &DatabaseUrl,
+    missing: Missing,
+) -> anyhow::Result<Arc<dyn UserStore>> {
+    open_with(url, Workload::Bulk, 0, missing).await
+}
+
+/// Opens the store that `url` names for reading only (export). A SQLite file is opened
+/// read-only and never created; it may sit on read-only media.
+pub async fn open_read_only(url: &DatabaseUrl) -> anyhow::Result<Box<dyn UserScan>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Box::new(sqlite::ReadOnlyDatabase::open(path).await?),
+        DatabaseUrl::DynamoDb { table } => {
+            Box::new(dynamodb::DynamoDbStore::connect(table, Workload::Bulk).await?)
+        }
+    })
+}
+
+/// What to do when a SQLite database file does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Create it and its schema (`serve`, `create-table`).
+    Create,
+    /// Fail: a typo in a path must not silently start an empty database (`import`).
+    Refuse,
 }
 
 async fn open_with(
     url: &DatabaseUrl,
     workload: Workload,
     cached_users: usize,
+    missing: Missing,
 ) -> anyhow::Result<Arc<dyn UserStore>> {
     let store: Box<dyn UserStore> = match url {
-        DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, cached_users).await?),
+        DatabaseUrl::Sqlite(path) => {
+            Box::new(sqlite::SqliteStore::open(path, cached_users, missing).await?)
+        }
         DatabaseUrl::DynamoDb { table } => {
             Box::new(dynamodb::DynamoDbStore::connect(table, workload).await?)
         }

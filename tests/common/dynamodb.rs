@@ -118,8 +118,13 @@ impl Drop for PrivateMoto {
 
 /// Environment that points the binary (or the SDK's standard chain) at the emulator.
 pub fn env() -> Vec<(String, String)> {
+    env_for(endpoint())
+}
+
+/// Like [`env`], for any endpoint (a private emulator, or a proxy in front of one).
+pub fn env_for(endpoint: &str) -> Vec<(String, String)> {
     [
-        ("AWS_ENDPOINT_URL", endpoint()),
+        ("AWS_ENDPOINT_URL", endpoint),
         ("AWS_REGION", REGION),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -154,10 +159,15 @@ pub async fn store_at(endpoint: &str, table: &str, workload: Workload) -> Dynamo
     DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)
 }
 
-/// Creates a table with a random name and returns a store on it.
+/// Items per Scan page in tests: small, so a few hundred users already span several pages.
+pub const SCAN_PAGE_LIMIT: i32 = 50;
+
+/// Creates a table with a random name and returns a store on it, with small Scan pages.
 pub async fn fresh_store() -> (Arc<dyn UserStore>, String) {
     let table = random_table_name();
-    let store = store_for(&table, Workload::Serve).await;
+    let store = store_for(&table, Workload::Serve)
+        .await
+        .with_scan_page_limit(SCAN_PAGE_LIMIT);
     assert_eq!(
         store.create_table().await.expect("create table"),
         TableCreated::Created
@@ -189,4 +199,109 @@ impl TestDatabase for DynamoDbDatabase {
     fn env(&self) -> Vec<(String, String)> {
         env()
     }
+}
+
+/// Sits between the binary and an emulator and forwards every request, until told to refuse
+/// the control plane's `DescribeTable` (known by its `X-Amz-Target` header) with the
+/// `AccessDeniedException` a missing IAM permission gives; reads and writes still go through.
+/// Stopped on drop.
+pub struct ControlPlaneProxy {
+    address: SocketAddr,
+    deny: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct ProxyState {
+    upstream: String,
+    deny: Arc<std::sync::atomic::AtomicBool>,
+    client: reqwest::Client,
+}
+
+impl ControlPlaneProxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let address = listener.local_addr().expect("proxy address");
+        let deny = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state = Arc::new(ProxyState {
+            upstream,
+            deny: deny.clone(),
+            client: reqwest::Client::new(),
+        });
+        let router = axum::Router::new().fallback(forward).with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            address,
+            deny,
+            task,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn deny_describe_table(&self) {
+        self.deny.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for ControlPlaneProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward(
+    axum::extract::State(state): axum::extract::State<Arc<ProxyState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if state.deny.load(std::sync::atomic::Ordering::SeqCst) && target.ends_with(".DescribeTable") {
+        let denied = r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User is not authorized to perform: dynamodb:DescribeTable (test proxy)"}"#;
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/x-amz-json-1.0")],
+            denied,
+        )
+            .into_response();
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = state
+        .client
+        .request(method, format!("{}{path}", state.upstream))
+        .body(body);
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(answer) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let mut answer_headers = answer.headers().clone();
+    for hop in [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+    ] {
+        answer_headers.remove(hop);
+    }
+    let body = answer.bytes().await.unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().extend(answer_headers);
+    response
 }

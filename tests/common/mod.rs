@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use hello_birthday::clock::FixedClock;
 use hello_birthday::config::DatabaseUrl;
 use hello_birthday::domain::IsoDate;
-use hello_birthday::store::{self, UserStore};
+use hello_birthday::store::{self, Missing, UserStore};
 use tempfile::TempDir;
 
 pub fn date(text: &str) -> NaiveDate {
@@ -46,15 +46,36 @@ pub struct SqliteDatabase {
 }
 
 impl SqliteDatabase {
+    /// An empty database, created as `create-table` creates it (`import` never creates one).
     pub async fn fresh() -> Self {
+        let database = Self::not_created();
+        let url = DatabaseUrl::Sqlite(database.path());
+        store::open_for_bulk(&url, Missing::Create)
+            .await
+            .expect("create SQLite database")
+            .close()
+            .await;
+        database
+    }
+
+    /// Only an empty directory: the database file does not exist yet.
+    pub fn not_created() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
         }
+    }
+
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("test.db")
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 }
 
 impl TestDatabase for SqliteDatabase {
     fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("test.db").display())
+        format!("sqlite://{}", self.path().display())
     }
 }

@@ -13,23 +13,31 @@
 //!
 //! Point reads are cached in memory (see [`read_cache`] for how the cache stays correct when
 //! several processes share the file).
+//!
+//! Health is kept up to date without querying on every probe: the writer thread records when
+//! it took up work and how its last commit went, and a watcher thread checks every second
+//! that the path still names the file that was opened (see [`health`]).
 
+mod health;
 mod read_cache;
+mod schema;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
+use self::health::{FileWatch, WriterHealth};
 use self::read_cache::{Generations, ReadCache};
-use super::{StoreError, User, UserStore};
+use super::{Health, Missing, StoreError, User, UserPages, UserScan, UserStore};
 use crate::domain::{BirthDate, IsoDate, Username};
 
 /// How long a connection waits for another process's lock before giving up.
@@ -43,65 +51,91 @@ const MAX_ROWS_PER_COMMIT: usize = 50_000;
 const UPSERT: &str = "INSERT INTO users (username, date_of_birth, updated_at) VALUES (?1, ?2, ?3)
      ON CONFLICT (username) DO UPDATE SET date_of_birth = excluded.date_of_birth, updated_at = excluded.updated_at";
 const SELECT_ONE: &str = "SELECT date_of_birth FROM users WHERE username = ?1";
-const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users";
-/// Touches the database file, unlike `SELECT 1`, so readiness notices a vanished or broken file.
-const PING: &str = "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)";
-
-fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE users (
-            username      TEXT PRIMARY KEY NOT NULL,
-            date_of_birth TEXT NOT NULL,
-            updated_at    TEXT NOT NULL
-        ) WITHOUT ROWID;",
-    )])
-}
+/// In primary-key order: the table is `WITHOUT ROWID`, so this walks the key's B-tree and
+/// sorts nothing.
+const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users ORDER BY username";
+/// Users per page of a scan: a few hundred kB, whatever the table's size.
+const SCAN_PAGE: usize = 1000;
 
 pub struct SqliteStore {
-    /// Identifies this store's connections in each thread's cache; see [`read_inline`].
+    /// The database's real path (symlinks resolved). Also identifies this store's
+    /// connections in each thread's cache; see [`read_inline`].
     identity: Arc<PathBuf>,
     generations: Arc<Generations>,
     /// `None` when configured with no room for entries.
     cache: Option<ReadCache>,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    writer_health: Arc<WriterHealth>,
+    file: Arc<FileWatch>,
+    closed: AtomicBool,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    /// Up to `cached_users` answers to point reads are kept in memory.
-    pub async fn open(path: &Path, cached_users: usize) -> anyhow::Result<Self> {
+    /// Opens the database at `path` (creating it if `missing` says so) and brings its schema
+    /// up to date. Up to `cached_users` answers to point reads are kept in memory.
+    pub async fn open(path: &Path, cached_users: usize, missing: Missing) -> anyhow::Result<Self> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, cached_users)).await?
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, cached_users, missing))
+            .await?
     }
 
-    fn open_blocking(path: PathBuf, cached_users: usize) -> anyhow::Result<Self> {
-        let mut writer = open_connection(&path, OpenFlags::SQLITE_OPEN_CREATE)
+    fn open_blocking(path: &Path, cached_users: usize, missing: Missing) -> anyhow::Result<Self> {
+        let create = match missing {
+            Missing::Create => OpenFlags::SQLITE_OPEN_CREATE,
+            Missing::Refuse => {
+                ensure_exists(path)?;
+                OpenFlags::empty()
+            }
+        };
+        let mut writer = open_connection(path, create)
             .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-        writer
-            .pragma_update(None, "journal_mode", "WAL")
-            .and_then(|()| writer.pragma_update(None, "synchronous", "FULL"))
-            .with_context(|| format!("cannot switch {} to WAL mode", path.display()))?;
-        migrations()
-            .to_latest(&mut writer)
-            .with_context(|| format!("cannot migrate the schema of {}", path.display()))?;
+        // SQLite follows symlinks for its own -wal and -shm files; the counter file and the
+        // file watch must name the same real file, so two paths to it share one cache state.
+        let path = std::fs::canonicalize(path)
+            .with_context(|| format!("cannot resolve the path {}", path.display()))?;
+        schema::prepare(&mut writer)
+            .with_context(|| format!("cannot set up {}", path.display()))?;
 
         let generations = Arc::new(Generations::open(&path)?);
         generations.advance_all();
+        let file = Arc::new(FileWatch::start(&path)?);
 
+        let writer_health = Arc::new(WriterHealth::new());
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
-        let writer_generations = generations.clone();
-        let writer_thread = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || run_writer(writer, &writer_generations, queue))
-            .context("cannot start the SQLite writer thread")?;
+        let writer_thread = {
+            let generations = generations.clone();
+            let health = writer_health.clone();
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || {
+                    let _exit = health.exit_guard();
+                    run_writer(writer, &generations, &health, queue);
+                })
+                .context("cannot start the SQLite writer thread")?
+        };
         Ok(Self {
             identity: Arc::new(path),
             generations,
             cache: (cached_users > 0).then(|| ReadCache::new(cached_users)),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
+            writer_health,
+            file,
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Asks the writer to take the write lock and commit nothing, so its health is known
+    /// even when no one writes. Never waits: a full queue means commits are under way.
+    fn probe_writer(&self) {
+        if let Some(jobs) = lock(&self.writer).as_ref() {
+            let (reply, _) = oneshot::channel();
+            let _ = jobs.try_send(WriteJob {
+                rows: Vec::new(),
+                reply,
+            });
+        }
     }
 
     /// Runs a short query inline, falling back to a blocking thread if it would have to wait.
@@ -133,6 +167,11 @@ impl SqliteStore {
     }
 
     async fn write(&self, rows: Vec<(String, String)>) -> Result<(), StoreError> {
+        if self.file.replaced() {
+            // The path names another file now (or none): a write to the old one would be
+            // acknowledged and then lost with it.
+            return Err(StoreError::unavailable(REPLACED));
+        }
         let jobs = lock(&self.writer).clone().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
         jobs.send(WriteJob { rows, reply })
@@ -142,6 +181,19 @@ impl SqliteStore {
             .await
             .map_err(|_| closed())?
             .map_err(|error| classify(SharedError(error)))
+    }
+}
+
+const REPLACED: &str = "the SQLite database file was replaced or deleted while in use";
+
+fn ensure_exists(path: &Path) -> anyhow::Result<()> {
+    match path.try_exists() {
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!(
+            "no SQLite database at {}: check the path (this command never creates one)",
+            path.display()
+        ),
+        Err(error) => Err(error).with_context(|| format!("cannot look up {}", path.display())),
     }
 }
 
@@ -204,6 +256,13 @@ fn closed() -> StoreError {
     StoreError::unavailable("the SQLite store is closed")
 }
 
+impl UserScan for SqliteStore {
+    fn scan(&self) -> UserPages<'_> {
+        let path = self.identity.clone();
+        scan_pages(move || open_reader(&path, BUSY_TIMEOUT))
+    }
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
@@ -216,10 +275,9 @@ impl UserStore for SqliteStore {
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
         let key = username.as_str();
-        let cached = self
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.get(&self.generations, key));
+        // Once the file is replaced, counters no longer describe what the reads see.
+        let cache = self.cache.as_ref().filter(|_| !self.file.replaced());
+        let cached = cache.and_then(|cache| cache.get(&self.generations, key));
         if let Some(birth_date) = cached {
             return Ok(birth_date);
         }
@@ -233,36 +291,39 @@ impl UserStore for SqliteStore {
             })
             .await?;
         let birth_date = stored.as_deref().map(decode_birth_date).transpose()?;
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = cache {
             cache.insert(key, ticket, birth_date);
         }
         Ok(birth_date)
     }
 
-    async fn all(&self) -> Result<Vec<User>, StoreError> {
-        let rows = self
-            .read_blocking(|conn| {
-                conn.prepare(SELECT_ALL)?
-                    .query_map([], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        rows.iter().map(|(name, date)| decode(name, date)).collect()
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        if lock(&self.writer)
-            .as_ref()
-            .is_none_or(mpsc::Sender::is_closed)
-        {
-            return Err(closed());
+    fn health(&self) -> Health {
+        if self.closed.load(Ordering::Acquire) {
+            return Health::NotReady("the SQLite store is closed");
         }
-        self.read(|conn| conn.query_row(PING, [], |_| Ok(()))).await
+        if self.file.replaced() {
+            return Health::NotReady(REPLACED);
+        }
+        let assessment = self.writer_health.assess();
+        if assessment.probe_due {
+            self.probe_writer();
+        }
+        assessment.health
     }
 
     async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.file.stop();
+        self.stop_writer().await;
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+impl SqliteStore {
+    async fn stop_writer(&self) {
         // Dropping the last sender lets the writer finish what is queued, then stop.
         lock(&self.writer).take();
         let writer_thread = lock(&self.writer_thread).take();
@@ -273,10 +334,155 @@ impl UserStore for SqliteStore {
             }
         }
     }
+}
 
-    fn backend(&self) -> &'static str {
-        "sqlite"
+/// Reads every user on a blocking thread, one read transaction (a consistent snapshot), and
+/// hands them over a page at a time. At most two pages wait in the channel, so memory stays
+/// flat; if the consumer goes away, the scan stops.
+fn scan_pages(
+    open: impl FnOnce() -> rusqlite::Result<Connection> + Send + 'static,
+) -> UserPages<'static> {
+    let (pages, received) = mpsc::channel::<Result<Vec<User>, StoreError>>(2);
+    tokio::task::spawn_blocking(move || {
+        let send = |page| pages.blocking_send(page).is_ok();
+        let walk = || -> Result<(), StoreError> {
+            let connection = open().map_err(classify)?;
+            let mut select = connection.prepare(SELECT_ALL).map_err(classify)?;
+            let mut rows = select.query([]).map_err(classify)?;
+            let mut page = Vec::with_capacity(SCAN_PAGE);
+            while let Some(row) = rows.next().map_err(classify)? {
+                let text = |i| {
+                    row.get_ref(i)
+                        .and_then(|v| Ok(v.as_str()?))
+                        .map_err(classify)
+                };
+                page.push(decode(text(0)?, text(1)?)?);
+                if page.len() == SCAN_PAGE
+                    && !send(Ok(std::mem::replace(
+                        &mut page,
+                        Vec::with_capacity(SCAN_PAGE),
+                    )))
+                {
+                    return Ok(());
+                }
+            }
+            if !page.is_empty() {
+                send(Ok(page));
+            }
+            Ok(())
+        };
+        if let Err(error) = walk() {
+            send(Err(error));
+        }
+    });
+    futures_util::stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|page| (page, received))
+    })
+    .boxed()
+}
+
+/// A database opened only to be read (export): never created, never written, no writer
+/// thread and no counter file. Works on a read-only copy on read-only media too.
+pub struct ReadOnlyDatabase {
+    path: PathBuf,
+    /// Read as a file nobody changes (SQLite's `immutable`): the only way to read a WAL
+    /// database whose directory cannot hold the `-shm` file SQLite would otherwise create.
+    immutable: bool,
+}
+
+impl ReadOnlyDatabase {
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path)).await?
     }
+
+    fn open_blocking(path: PathBuf) -> anyhow::Result<Self> {
+        ensure_exists(&path)?;
+        let shared = Self {
+            path,
+            immutable: false,
+        };
+        let error = match shared.connect().and_then(|c| schema::check_readable(&c)) {
+            Ok(()) => return Ok(shared),
+            Err(error) => error,
+        };
+        // Without write access to the directory, SQLite can read a WAL database only if its
+        // -shm file exists, or as immutable. Immutable ignores the -wal file, so it is safe
+        // only when that file holds nothing.
+        if !is_cannot_open(&error) || wal_has_content(&shared.path)? {
+            return Err(error).with_context(|| {
+                format!(
+                    "cannot read SQLite database {} (on read-only media, copy it together with its -wal and -shm files)",
+                    shared.path.display()
+                )
+            });
+        }
+        let immutable = Self {
+            immutable: true,
+            ..shared
+        };
+        immutable
+            .connect()
+            .and_then(|c| schema::check_readable(&c))
+            .with_context(|| format!("cannot read SQLite database {}", immutable.path.display()))?;
+        Ok(immutable)
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mode = if self.immutable {
+            "immutable=1"
+        } else {
+            "mode=ro"
+        };
+        let connection = Connection::open_with_flags(file_uri(&self.path, mode), flags)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(connection)
+    }
+}
+
+impl UserScan for ReadOnlyDatabase {
+    fn scan(&self) -> UserPages<'_> {
+        let database = Self {
+            path: self.path.clone(),
+            immutable: self.immutable,
+        };
+        scan_pages(move || database.connect())
+    }
+}
+
+fn is_cannot_open(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly)
+    )
+}
+
+fn wal_has_content(database: &Path) -> anyhow::Result<bool> {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    match std::fs::metadata(&wal) {
+        Ok(metadata) => Ok(metadata.len() > 0),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error).with_context(|| format!("cannot look up {}", wal.display())),
+    }
+}
+
+/// `file:` URI for `path` with one query parameter, escaping what URIs reserve.
+fn file_uri(path: &Path, parameter: &str) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'?' | b'#' | b'%' | b' ' => uri.push_str(&format!("%{byte:02X}")),
+            _ if byte.is_ascii() && !byte.is_ascii_control() => uri.push(char::from(*byte)),
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri.push('?');
+    uri.push_str(parameter);
+    uri
 }
 
 fn encode(user: &User) -> (String, String) {
@@ -337,9 +543,11 @@ impl std::error::Error for SharedError {
 fn run_writer(
     mut connection: Connection,
     generations: &Generations,
+    health: &WriterHealth,
     mut queue: mpsc::Receiver<WriteJob>,
 ) {
     while let Some(first) = queue.blocking_recv() {
+        health.started_work();
         let mut rows = first.rows.len();
         let mut group = vec![first];
         while rows < MAX_ROWS_PER_COMMIT {
@@ -348,6 +556,7 @@ fn run_writer(
             group.push(job);
         }
         let outcome = commit(&mut connection, &group).map_err(Arc::new);
+        health.finished_work(outcome.as_ref().err().map(|e| e.as_ref()));
         // Even a failed commit may have landed (an I/O error after the WAL was written).
         for (username, _) in group.iter().flat_map(|job| &job.rows) {
             generations.advance(username);
@@ -369,4 +578,43 @@ fn commit(connection: &mut Connection, group: &[WriteJob]) -> rusqlite::Result<(
         }
     }
     transaction.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_writer_thread_that_died_while_open_breaks_liveness() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("a.db"), 0, Missing::Create)
+            .await
+            .unwrap();
+        assert_eq!(store.health(), Health::Ready);
+        // The thread ends as it would after a panic; the store itself was never closed.
+        store.stop_writer().await;
+        assert!(
+            matches!(store.health(), Health::Broken(_)),
+            "{:?}",
+            store.health()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_is_not_ready_but_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("a.db"), 0, Missing::Create)
+            .await
+            .unwrap();
+        store.close().await;
+        assert!(matches!(store.health(), Health::NotReady(_)));
+    }
+
+    #[test]
+    fn file_uris_escape_what_sqlite_would_read_as_query_or_fragment() {
+        assert_eq!(
+            file_uri(Path::new("/tmp/a b?c#d%e.db"), "mode=ro"),
+            "file:/tmp/a%20b%3Fc%23d%25e.db?mode=ro"
+        );
+    }
 }
