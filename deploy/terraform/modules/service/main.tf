@@ -151,7 +151,7 @@ resource "aws_iam_role_policy" "task" {
     Statement = [{
       Sid      = "UsersTable"
       Effect   = "Allow"
-      Action   = ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"]
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
       Resource = var.table_arn
     }]
   })

@@ -116,8 +116,8 @@ run "least_privilege_task_role" {
     error_message = "The task role has exactly one Allow statement."
   }
   assert {
-    condition     = toset(jsondecode(aws_iam_role_policy.task.policy).Statement[0].Action) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DescribeTable"])
-    error_message = "The task role may only GetItem, PutItem and DescribeTable."
+    condition     = toset(jsondecode(aws_iam_role_policy.task.policy).Statement[0].Action) == toset(["dynamodb:GetItem", "dynamodb:PutItem"])
+    error_message = "The task role may only GetItem and PutItem: readiness is on the data plane, DescribeTable is not needed."
   }
   assert {
     condition     = jsondecode(aws_iam_role_policy.task.policy).Statement[0].Resource == "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging"
