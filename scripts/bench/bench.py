@@ -154,7 +154,8 @@ def main() -> None:
             sys.exit("--backend dynamodb needs --moto-port (scripts/bench/bench.sh starts moto for you)")
         env.update(moto_env(args.moto_port))
         database_url = f"dynamodb://bench{int(time.time())}"
-        subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True)
+    # import never creates a store, so a typo in a backup job's URL cannot pass for an empty backup.
+    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True)
 
     users_file = workdir / "users.json"
     users_file.write_text(json.dumps({user_name(i): {"dateOfBirth": "1990-05-01"} for i in range(args.users)}))
