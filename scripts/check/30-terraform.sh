@@ -94,6 +94,8 @@ rm -rf "$smoke" && mkdir -p "$smoke/deploy"
 # A scratch copy keeps the emulator overrides and state out of the real roots; the contract file sits where the
 # stack module expects it, and .github/scripts where first-deployment.sh finds them.
 cp "$ROOT/deploy/service-contract.json" "$smoke/deploy/"
+# The stack reads the generated Prometheus rules, the Alertmanager definition and the collector config from here.
+cp -r "$ROOT/deploy/monitoring" "$smoke/deploy/"
 tar -C "$ROOT/deploy" --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl -cf - terraform | tar -C "$smoke/deploy" -xf -
 cp -r "$ROOT/.github" "$smoke/.github"
 smoke_tf="$smoke/deploy/terraform"
@@ -118,6 +120,7 @@ for dir in bootstrap environments/staging environments/production; do
   cp "$smoke/moto_override.tf" "$smoke_tf/$dir/moto_override.tf"
 done
 cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke_tf/modules/service/moto_override.tf"
+cp "$TF_DIR/tests/smoke/observability_moto_override.tf.tpl" "$smoke_tf/modules/observability/moto_override.tf"
 cp "$TF_DIR/tests/smoke/bootstrap.tfvars" "$smoke_tf/bootstrap/terraform.tfvars"
 for env in staging production; do
   { cat "$TF_DIR/tests/smoke/smoke.tfvars"; echo "certificate_arn = \"$cert_arn\""; } >"$smoke_tf/environments/$env/terraform.tfvars"

@@ -66,7 +66,8 @@ def anchors(path: pathlib.Path) -> set:
     return found
 
 
-sources = [p for pattern in ("deploy/terraform/**/*.tf", ".github/**/*.yml", ".github/**/*.sh", "docs/**/*.md")
+sources = [p for pattern in ("deploy/terraform/**/*.tf", "deploy/monitoring/**/*.yml", ".github/**/*.yml", ".github/**/*.sh",
+                             "docs/**/*.md")
            for p in root.glob(pattern) if ".terraform" not in p.parts]
 # "runbook_url}#anchor" is how the Terraform spells a link to docs/operations/runbook.md.
 link = re.compile(r"(docs/operations/)?([A-Za-z0-9_-]+\.md|runbook_url\})#([A-Za-z0-9_-]+)")

@@ -30,4 +30,7 @@ module "stack" {
   image_source_repository_arn = var.staging_repository_arn
   alarm_emails                = var.alarm_emails
   enable_autoscaling          = var.enable_autoscaling
+  collector_image             = var.collector_image
+
+  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
 }

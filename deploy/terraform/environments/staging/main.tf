@@ -30,4 +30,7 @@ module "stack" {
   terraform_state_kms_key_arn = var.terraform_state_kms_key_arn
   alarm_emails                = var.alarm_emails
   enable_autoscaling          = var.enable_autoscaling
+  collector_image             = var.collector_image
+
+  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
 }

@@ -19,6 +19,7 @@ locals {
     running_tasks  = "${var.runbook_url}#running-tasks-below-desired"
     ddb_throttles  = "${var.runbook_url}#dynamodb-throttles"
     ddb_sys_errors = "${var.runbook_url}#dynamodb-system-errors"
+    amp_ingestion  = "${var.runbook_url}#metrics-not-reaching-the-workspace"
   }
 }
 
@@ -58,6 +59,14 @@ resource "aws_kms_key" "observability" {
         Resource  = "*"
         Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
       },
+      {
+        Sid       = "PrometheusAlertmanagerPublishesToTopics"
+        Effect    = "Allow"
+        Principal = { Service = "aps.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
     ]
   })
 }
@@ -70,6 +79,94 @@ resource "aws_kms_alias" "observability" {
 resource "aws_sns_topic" "alerts" {
   name              = "${var.name}-alerts"
   kms_master_key_id = aws_kms_key.observability.arn
+}
+
+# Tickets (slow SLO burns, store errors, dropped logs, shed load) go to their own topic: a chat channel or a
+# ticket queue subscribes to it, while the alerts topic is what pages.
+resource "aws_sns_topic" "tickets" {
+  name              = "${var.name}-tickets"
+  kms_master_key_id = aws_kms_key.observability.arn
+}
+
+locals {
+  topics = { alerts = aws_sns_topic.alerts, tickets = aws_sns_topic.tickets }
+}
+
+# Replaces the default topic policy, so it says again what the default allowed (the account manages and
+# publishes) and adds the workspace's Alertmanager, which publishes as the aps service.
+resource "aws_sns_topic_policy" "this" {
+  for_each = local.topics
+
+  arn = each.value.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountManagesAndPublishes"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root" }
+        Action    = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic"]
+        Resource  = each.value.arn
+      },
+      {
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = each.value.arn
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+      {
+        Sid       = "PrometheusAlertmanagerPublishes"
+        Effect    = "Allow"
+        Principal = { Service = "aps.amazonaws.com" }
+        Action    = ["sns:Publish", "sns:GetTopicAttributes"]
+        Resource  = each.value.arn
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnEquals    = { "aws:SourceArn" = aws_prometheus_workspace.this.arn }
+        }
+      },
+    ]
+  })
+}
+
+# --- Amazon Managed Service for Prometheus: the service's own metrics, SLO rules and their alerts ---
+
+resource "aws_cloudwatch_log_group" "prometheus" {
+  name              = "/aws/prometheus/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.observability.arn
+  #checkov:skip=CKV_AWS_338:Rule evaluation and Alertmanager errors are for debugging; retention is set per environment, not kept a year.
+}
+
+resource "aws_prometheus_workspace" "this" {
+  alias       = var.name
+  kms_key_arn = aws_kms_key.observability.arn
+
+  # Rule evaluation and Alertmanager delivery errors (a rule that stopped parsing, SNS refusing a message).
+  logging_configuration {
+    log_group_arn = "${aws_cloudwatch_log_group.prometheus.arn}:*"
+  }
+}
+
+# The rules generated from deploy/monitoring/slos.yaml, the same file promtool tests.
+resource "aws_prometheus_rule_group_namespace" "slo" {
+  name         = "slo"
+  workspace_id = aws_prometheus_workspace.this.id
+  data         = templatefile("${path.module}/../../../monitoring/rules/${var.environment}.rules.yml", { runbook_url = var.runbook_url })
+}
+
+resource "aws_prometheus_alert_manager_definition" "this" {
+  # Emulator switch: moto has no Alertmanager definition API. Always true in AWS.
+  count = var.enable_prometheus_alertmanager ? 1 : 0
+
+  workspace_id = aws_prometheus_workspace.this.id
+  definition = templatefile("${path.module}/../../../monitoring/alertmanager.yml", {
+    page_topic_arn   = aws_sns_topic.alerts.arn
+    ticket_topic_arn = aws_sns_topic.tickets.arn
+    region           = local.region
+  })
 }
 
 resource "aws_sns_topic_subscription" "email" {
@@ -211,6 +308,26 @@ resource "aws_cloudwatch_metric_alarm" "target_p99_latency" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
+# Outside the workspace, so it still fires when the workspace's own rules cannot (no samples arrive at all, or
+# its Alertmanager cannot publish): every task's collector writes the service's and the task's metrics.
+resource "aws_cloudwatch_metric_alarm" "amp_ingestion" {
+  alarm_name          = "${var.name}-metrics-not-reaching-the-workspace"
+  alarm_description   = "The Prometheus workspace received no samples for 5 minutes: no collector writes, so the SLO alerts are blind. Runbook: ${local.runbook.amp_ingestion}"
+  namespace           = "AWS/Usage"
+  metric_name         = "ResourceCount"
+  dimensions          = { Service = "Prometheus", Type = "Resource", Resource = "IngestionRate", Class = "None", ResourceId = aws_prometheus_workspace.this.id }
+  statistic           = "Average"
+  period              = 60
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  # No usage data at all is exactly the failure this alarm is for.
+  treat_missing_data = "breaching"
+  alarm_actions      = [aws_sns_topic.alerts.arn]
+  ok_actions         = [aws_sns_topic.alerts.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
   alarm_name          = "${var.name}-unhealthy-hosts"
   alarm_description   = "At least one registered task fails the /readyz health check. Runbook: ${local.runbook.unhealthy}"
@@ -319,6 +436,6 @@ resource "aws_cloudwatch_dashboard" "this" {
 locals {
   alarms = concat(
     values(aws_cloudwatch_metric_alarm.expression),
-    [aws_cloudwatch_metric_alarm.target_p99_latency, aws_cloudwatch_metric_alarm.unhealthy_hosts],
+    [aws_cloudwatch_metric_alarm.target_p99_latency, aws_cloudwatch_metric_alarm.unhealthy_hosts, aws_cloudwatch_metric_alarm.amp_ingestion],
   )
 }

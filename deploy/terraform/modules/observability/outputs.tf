@@ -31,3 +31,23 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+output "ticket_topic_arn" {
+  description = "SNS topic the workspace's Alertmanager sends tickets (severity ticket) to; pages go to alert_topic_arn."
+  value       = aws_sns_topic.tickets.arn
+}
+
+output "prometheus_workspace_arn" {
+  description = "ARN of the Amazon Managed Service for Prometheus workspace (the collectors may remote-write to it only)."
+  value       = aws_prometheus_workspace.this.arn
+}
+
+output "prometheus_remote_write_url" {
+  description = "Remote-write endpoint of the workspace, for the collector sidecar."
+  value       = "${aws_prometheus_workspace.this.prometheus_endpoint}api/v1/remote_write"
+}
+
+output "prometheus_query_url" {
+  description = "Query endpoint of the workspace (the Grafana data source for deploy/monitoring/dashboards/slo.json)."
+  value       = aws_prometheus_workspace.this.prometheus_endpoint
+}

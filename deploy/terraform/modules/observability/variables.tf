@@ -98,3 +98,25 @@ variable "p99_latency_threshold_seconds" {
   }
 }
 
+
+variable "environment" {
+  description = "Environment name; selects deploy/monitoring/rules/ENVIRONMENT.rules.yml for the Prometheus workspace."
+  type        = string
+
+  validation {
+    condition     = contains(["staging", "production"], var.environment)
+    error_message = "environment must be staging or production (the environments deploy/monitoring/slos.yaml generates rules for)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Prometheus workspace's log group, in days."
+  type        = number
+  default     = 30
+}
+
+variable "enable_prometheus_alertmanager" {
+  description = "Emulator switch: create the workspace's Alertmanager definition. Always true in AWS; moto has no Alertmanager API."
+  type        = bool
+  default     = true
+}

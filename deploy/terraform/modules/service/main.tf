@@ -70,6 +70,46 @@ locals {
   }
 }
 
+# The ADOT collector beside the service: scrapes its /metrics on localhost (never exposed: no port mapping, and the
+# task's security group admits only the ALB on the service port), adds the task's CPU and memory, and
+# remote-writes to the Prometheus workspace. Not essential: if it stops, the service keeps serving, and the
+# workspace's MetricsAbsent rule and the ingestion alarm say so.
+locals {
+  collector = {
+    name      = var.collector_container_name
+    image     = var.collector_image
+    essential = false
+    user      = var.collector_user
+    # A hard limit of its own: a collector that leaks memory is killed, not the service beside it.
+    memory = var.collector_memory
+    environment = [
+      { name = "AMP_REMOTE_WRITE_URL", value = var.prometheus_remote_write_url },
+      { name = "AOT_CONFIG_CONTENT", value = var.collector_config },
+      { name = "AWS_REGION", value = data.aws_region.current.name },
+    ]
+    readonlyRootFilesystem = true
+    privileged             = false
+    linuxParameters        = { capabilities = { drop = ["ALL"] } }
+    healthCheck = {
+      command     = ["CMD", "/healthcheck"]
+      interval    = 30
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.app.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = "collector"
+        mode                  = "non-blocking"
+        max-buffer-size       = "1m"
+      }
+    }
+  }
+}
+
 resource "aws_ecs_cluster" "this" {
   name = var.name
 
@@ -157,6 +197,20 @@ resource "aws_iam_role_policy" "task" {
   })
 }
 
+resource "aws_iam_role_policy" "task_remote_write" {
+  name = "prometheus-remote-write"
+  role = aws_iam_role.task.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "CollectorWritesMetrics"
+      Effect   = "Allow"
+      Action   = "aps:RemoteWrite"
+      Resource = var.prometheus_workspace_arn
+    }]
+  })
+}
+
 # --- Network ---
 
 resource "aws_security_group" "task" {
@@ -176,7 +230,8 @@ resource "aws_vpc_security_group_ingress_rule" "task_from_alb" {
 
 resource "aws_vpc_security_group_egress_rule" "task_https" {
   security_group_id = aws_security_group.task.id
-  # ECR, CloudWatch Logs and DynamoDB (through the gateway endpoint) are all HTTPS on public AWS addresses.
+  # ECR, CloudWatch Logs, the Prometheus workspace and DynamoDB (through the gateway endpoint) are all HTTPS on
+  # public AWS addresses.
   description = "HTTPS to AWS APIs"
   ip_protocol = "tcp"
   from_port   = 443
@@ -194,7 +249,8 @@ resource "aws_ecs_task_definition" "this" {
   memory                   = var.memory
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
-  container_definitions    = jsonencode([local.container])
+  # The service stays first: the deploy workflow and its scripts address containerDefinitions[0].
+  container_definitions = jsonencode([local.container, local.collector])
 
   runtime_platform {
     operating_system_family = "LINUX"

@@ -67,3 +67,8 @@ output "load_balancer_container_port" {
   description = "Port the ECS service registers in the target group."
   value       = one(aws_ecs_service.this.load_balancer).container_port
 }
+
+output "collector_environment" {
+  description = "Environment of the metrics collector sidecar, as registered in the task definition."
+  value       = { for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[1].environment : e.name => e.value }
+}

@@ -279,3 +279,66 @@ variable "header_read_timeout_seconds" {
     error_message = "header_read_timeout_seconds must be between 1 and 60."
   }
 }
+
+variable "collector_image" {
+  description = "ADOT collector image pinned by digest (e.g. public.ecr.aws/aws-observability/aws-otel-collector@sha256:...). Tags are rejected."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[^@[:space:]]+@sha256:[0-9a-f]{64}$", var.collector_image))
+    error_message = "collector_image must be pinned by digest: REPOSITORY@sha256:<64 lowercase hex digits>."
+  }
+}
+
+variable "collector_config" {
+  description = "The collector's configuration (deploy/monitoring/adot-collector.yaml), passed in AOT_CONFIG_CONTENT."
+  type        = string
+
+  validation {
+    condition     = strcontains(var.collector_config, "prometheusremotewrite") && strcontains(var.collector_config, "$${env:AMP_REMOTE_WRITE_URL}")
+    error_message = "collector_config must remote-write to $${env:AMP_REMOTE_WRITE_URL}, which this module sets."
+  }
+}
+
+variable "collector_container_name" {
+  description = "Name of the collector sidecar in the task definition."
+  type        = string
+  default     = "metrics-collector"
+}
+
+variable "collector_user" {
+  description = "UID:GID the collector runs as (the ADOT image's own non-root user). Must not be root."
+  type        = string
+  default     = "10001:10001"
+
+  validation {
+    condition     = can(regex("^[0-9]+(:[0-9]+)?$", var.collector_user)) && split(":", var.collector_user)[0] != "0"
+    error_message = "collector_user must be a numeric, non-root UID[:GID] (not 0)."
+  }
+}
+
+variable "collector_memory" {
+  description = "Hard memory limit of the collector container in MiB; the rest of the task's memory is the service's."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.collector_memory >= 64 && var.collector_memory <= 256
+    error_message = "collector_memory must be between 64 and 256 MiB."
+  }
+}
+
+variable "prometheus_workspace_arn" {
+  description = "Prometheus workspace the collector writes to; the task role may write to this one only."
+  type        = string
+}
+
+variable "prometheus_remote_write_url" {
+  description = "Remote-write endpoint of that workspace."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://.+/api/v1/remote_write$", var.prometheus_remote_write_url))
+    error_message = "prometheus_remote_write_url must be an https URL ending in /api/v1/remote_write."
+  }
+}

@@ -35,14 +35,18 @@ module "observability" {
   source = "../observability"
 
   name                    = local.name
+  environment             = var.environment
   runbook_url             = local.runbook_url
   alarm_emails            = var.alarm_emails
+  log_retention_days      = var.log_retention_days
   alb_arn_suffix          = module.edge.alb_arn_suffix
   target_group_arn_suffix = module.edge.target_group_arn_suffix
   # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
   cluster_name = local.name
   service_name = local.name
   table_name   = local.name
+
+  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
 }
 
 module "network" {
@@ -116,6 +120,11 @@ module "service" {
   log_kms_key_arn          = module.observability.kms_key_arn
   deployment_alarm_names   = module.observability.deployment_alarm_names
   enable_autoscaling       = var.enable_autoscaling
+
+  collector_image             = var.collector_image
+  collector_config            = file("${path.module}/../../../monitoring/adot-collector.yaml")
+  prometheus_workspace_arn    = module.observability.prometheus_workspace_arn
+  prometheus_remote_write_url = module.observability.prometheus_remote_write_url
 }
 
 module "ci_access" {

@@ -140,3 +140,14 @@ variable "enable_autoscaling" {
   type        = bool
   default     = true
 }
+
+variable "collector_image" {
+  description = "ADOT collector image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task."
+  type        = string
+}
+
+variable "enable_prometheus_alertmanager" {
+  description = "Emulator switch: create the Prometheus workspace's Alertmanager definition. Always true in AWS; moto lacks its API."
+  type        = bool
+  default     = true
+}

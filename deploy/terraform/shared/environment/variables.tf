@@ -32,6 +32,17 @@ variable "image_digest" {
   default     = null
 }
 
+variable "collector_image" {
+  description = "ADOT collector image by digest (public.ecr.aws/aws-observability/aws-otel-collector@sha256:...): the tasks' metrics sidecar."
+  type        = string
+}
+
+variable "enable_prometheus_alertmanager" {
+  description = "Emulator switch for the Prometheus workspace's Alertmanager definition; only the moto smoke test sets false."
+  type        = bool
+  default     = true
+}
+
 variable "github_repository" {
   description = "GitHub repository (OWNER/NAME) allowed to deploy through OIDC."
   type        = string

@@ -76,3 +76,11 @@ mock_resource "aws_lb_target_group" {
 mock_resource "aws_ecs_cluster" {
   defaults = { arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked", id = "arn:aws:ecs:eu-west-1:123456789012:cluster/mocked" }
 }
+
+mock_resource "aws_prometheus_workspace" {
+  defaults = {
+    id                  = "ws-00000000-0000-0000-0000-000000000000"
+    arn                 = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-00000000-0000-0000-0000-000000000000"
+    prometheus_endpoint = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/"
+  }
+}

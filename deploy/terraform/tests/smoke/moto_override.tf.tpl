@@ -16,6 +16,7 @@ provider "aws" {
 
   endpoints {
     acm                    = "@MOTO_URL@"
+    amp                    = "@MOTO_URL@"
     applicationautoscaling = "@MOTO_URL@"
     cloudwatch             = "@MOTO_URL@"
     dynamodb               = "@MOTO_URL@"

@@ -23,6 +23,11 @@ variables {
   log_kms_key_arn          = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
   deployment_alarm_names   = ["hello-birthday-staging-target-5xx-rate"]
   alb_idle_timeout_seconds = 60
+
+  collector_image             = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
+  collector_config            = "exporters:\n  prometheusremotewrite:\n    endpoint: $${env:AMP_REMOTE_WRITE_URL}\n"
+  prometheus_workspace_arn    = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-00000000-0000-0000-0000-000000000000"
+  prometheus_remote_write_url = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/api/v1/remote_write"
 }
 
 run "deployment_settings" {
@@ -106,6 +111,59 @@ run "task_definition_hardening" {
     )) == 0
     error_message = "The container environment must configure DynamoDB, the listen address, JSON logs, the region and the health check URL."
   }
+}
+
+run "collector_sidecar" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].name == "app" && length(jsondecode(aws_ecs_task_definition.this.container_definitions)) == 2
+    error_message = "The service stays the first container (the deploy scripts address it by index); the collector is second."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.this.container_definitions)[1].essential == false
+      && jsondecode(aws_ecs_task_definition.this.container_definitions)[1].memory == 128
+    )
+    error_message = "The collector is not essential and has its own memory limit: its failure must not stop the service."
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[1].image == var.collector_image
+    error_message = "The collector runs the image given by digest."
+  }
+  assert {
+    condition = (
+      !can(jsondecode(aws_ecs_task_definition.this.container_definitions)[1].portMappings)
+      && jsondecode(aws_ecs_task_definition.this.container_definitions)[1].readonlyRootFilesystem == true
+      && jsondecode(aws_ecs_task_definition.this.container_definitions)[1].linuxParameters.capabilities.drop == ["ALL"]
+      && split(":", jsondecode(aws_ecs_task_definition.this.container_definitions)[1].user)[0] != "0"
+    )
+    error_message = "The collector exposes no port, writes nothing to its root file system, and runs unprivileged."
+  }
+  assert {
+    condition = toset(jsondecode(aws_ecs_task_definition.this.container_definitions)[1].environment) == toset([
+      { name = "AMP_REMOTE_WRITE_URL", value = var.prometheus_remote_write_url },
+      { name = "AOT_CONFIG_CONTENT", value = var.collector_config },
+      { name = "AWS_REGION", value = "eu-west-1" },
+    ])
+    error_message = "The collector gets its configuration, the workspace endpoint and the region, nothing else."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement[0].Action == "aps:RemoteWrite"
+      && jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement[0].Resource == var.prometheus_workspace_arn
+      && length(jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement) == 1
+    )
+    error_message = "The task may only remote-write, and only to its workspace."
+  }
+}
+
+run "rejects_collector_tag" {
+  command = plan
+  variables {
+    collector_image = "public.ecr.aws/aws-observability/aws-otel-collector:latest"
+  }
+  expect_failures = [var.collector_image]
 }
 
 run "least_privilege_task_role" {

@@ -37,6 +37,7 @@ variables {
   max_capacity        = 4
   deletion_protection = false
   github_repository   = "example/hello-birthday"
+  collector_image     = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
 
   terraform_state_bucket      = "hello-birthday-tfstate-123456789012"
   terraform_state_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -82,6 +83,14 @@ run "matches_service_contract" {
 
 run "wiring" {
   command = plan
+
+  assert {
+    condition = (
+      module.service.collector_environment.AOT_CONFIG_CONTENT == file("../../../monitoring/adot-collector.yaml")
+      && module.service.collector_environment.AMP_REMOTE_WRITE_URL == module.observability.prometheus_remote_write_url
+    )
+    error_message = "Every task's collector runs the repository's config and writes to this environment's workspace."
+  }
 
   assert {
     condition     = module.service.container_environment.DATABASE_URL == "dynamodb://hello-birthday-staging" && module.service.container_environment.AWS_REGION == "eu-west-1" && module.service.container_environment.LOG_FORMAT == "json"
