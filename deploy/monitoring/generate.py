@@ -189,12 +189,12 @@ def burn_alert(slo: Slo, severity: str, windows: list[Window], environment: str,
     }
 
 
-def signal_alerts(raw: dict, environment: str, scale: float) -> list[dict]:
+def signal_alerts(raw: dict, environment: str, scale: float, min_for: str) -> list[dict]:
     return [
         {
             "alert": a["name"],
             "expr": a["expr"].strip(),
-            "for": duration(seconds(a["for"]) / scale) if seconds(a["for"]) else "0s",
+            "for": duration(max(seconds(a["for"]) / scale, seconds(min_for))) if seconds(a["for"]) else "0s",
             "labels": {"severity": a["severity"], "environment": environment},
             "annotations": {
                 "summary": f"hello-birthday {environment}: {a['summary']}",
@@ -231,7 +231,7 @@ def rules(raw: dict, environment: str, profile: str = "default") -> dict:
                 "rules": [burn_alert(slo, sev, policy[sev], environment, period) for sev in SEVERITY_ALERT],
             }
         )
-    groups.append({"name": "hello-birthday-signals", "rules": signal_alerts(raw, environment, scale)})
+    groups.append({"name": "hello-birthday-signals", "rules": signal_alerts(raw, environment, scale, raw["profiles"][profile].get("min_for", "0s"))})
     return {"groups": groups}
 
 

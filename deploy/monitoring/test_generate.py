@@ -83,7 +83,10 @@ class Rules(unittest.TestCase):
         one_hour = next(r for g in fast["groups"] for r in g["rules"]
                         if r.get("record") == "slo:sli_error:ratio_rate1h")
         self.assertIn("[1m]", one_hour["expr"])
-        self.assertEqual(alert(fast, "HelloBirthdayMetricsAbsent")["for"], "5s")
+        # 5 minutes scaled would be 5 s; the test profile's floor keeps it at 15 s, and a zero `for` stays zero.
+        self.assertEqual(alert(fast, "HelloBirthdayMetricsAbsent")["for"], "15s")
+        self.assertEqual(alert(fast, "HelloBirthdayLogLinesDropped")["for"], "0s")
+        self.assertEqual(alert(default, "HelloBirthdayMetricsAbsent")["for"], "5m")
 
     def test_durations_round_trip(self):
         for text in ("10s", "2m", "144m", "1h", "3d", "30d"):
