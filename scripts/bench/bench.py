@@ -11,6 +11,15 @@ alternate which of the two goes first, so that a noisy neighbour slowing the mac
 while hurts both alike. Each figure is the median over the rounds; the ratio is the median
 of the per-round ratios, and every round's ratio is printed too.
 
+Then the overload figures (skip with --no-overload), always on DynamoDB (moto), whose capacity
+is bounded by the store at a few hundred requests/s: a fresh service is pinned with taskset to
+core 1 (with moto, the store it waits on) and the load to core 0. Its GET capacity is taken with
+wrk (closed loop, --connections), then examples/overload_load.rs offers an open-loop rate of 1x,
+2x and 5x that capacity for --overload-seconds each: arrivals do not wait for answers, so the
+excess has to be queued or shed by the service. Printed per level: the offered rate, the
+throughput and p50/p99 of successful requests, the 503s the service shed (its
+http_requests_shed_total) and the other 503s (the store's timeouts), and any other failure.
+
 This is a measurement, not a test: it never fails on a missed target, it reports it.
 """
 
@@ -31,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target/release/hello-birthday"
 BARE = ROOT / "target/release/examples/bare_hello"
+GENERATOR = ROOT / "target/release/examples/overload_load"
 LUA = ROOT / "scripts/bench/users.lua"
 
 TARGETS = {
@@ -39,6 +49,11 @@ TARGETS = {
     "peak_rss_mb": 64,
     "start_to_ready_ms": 100,
 }
+
+# Overload phase: the service and its store on one core, the load generators on the other.
+SERVER_CPU, LOAD_CPU = "1", "0"
+OVERLOAD_USERS = 1000
+OVERLOAD_FACTORS = (1, 2, 5)
 
 
 def user_name(i: int) -> str:
@@ -59,7 +74,8 @@ def free_port() -> int:
 
 def build() -> None:
     subprocess.run(
-        ["cargo", "build", "--release", "--locked", "--bin", "hello-birthday", "--example", "bare_hello"],
+        ["cargo", "build", "--release", "--locked", "--bin", "hello-birthday", "--example", "bare_hello",
+         "--example", "overload_load"],
         cwd=ROOT, check=True,
     )
 
@@ -105,10 +121,14 @@ def to_ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(base_url: str, method: str, seconds: int, connections: int, users: int) -> dict:
+def pinned(cpu: str | None, command: list) -> list:
+    return ["taskset", "-c", cpu, *command] if cpu else command
+
+
+def wrk(base_url: str, method: str, seconds: int, connections: int, users: int, cpu: str | None = None) -> dict:
     env = dict(os.environ, BENCH_METHOD=method, BENCH_USERS=str(users))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), base_url],
+        pinned(cpu, ["wrk", "-t1" if cpu else "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), base_url]),
         env=env, check=True, capture_output=True, text=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
@@ -132,20 +152,79 @@ def moto_env(port: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=["sqlite", "dynamodb"], default="sqlite")
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--moto-port", type=int, help="DynamoDB mode: moto server already listening here")
-    parser.add_argument("--skip-build", action="store_true")
-    args = parser.parse_args()
+def new_dynamodb_table(env: dict, name: str) -> str:
+    database_url = f"dynamodb://{name}{int(time.time())}"
+    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True)
+    return database_url
 
-    if not args.skip_build:
-        build()
-    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-bench-"))
+
+def import_users(database_url: str, users: int, env: dict, workdir: Path) -> float:
+    """Imports users named as users.lua asks for them; returns the seconds the import took."""
+    # import never creates a store (a typo in a backup job's URL must not pass for an empty backup); create-table
+    # makes the SQLite file and is a no-op for a table that exists.
+    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    users_file = workdir / f"users-{users}.json"
+    users_file.write_text(json.dumps({user_name(i): {"dateOfBirth": "1990-05-01"} for i in range(users)}))
+    started = time.monotonic()
+    subprocess.run([BINARY, "import", users_file, "--database-url", database_url], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def shed_total(base_url: str) -> int:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+        found = re.search(r"^http_requests_shed_total (\d+)", response.read().decode(), re.M)
+    return int(found.group(1)) if found else 0
+
+
+def open_loop(base_url: str, rate: float, seconds: int) -> dict:
+    out = subprocess.run(pinned(LOAD_CPU, [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET",
+                                           str(OVERLOAD_USERS)]), check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def overload(args: argparse.Namespace, workdir: Path) -> None:
+    env = dict(os.environ, LOG_FORMAT="json") | moto_env(args.moto_port)
+    # -a: every thread moto already has; the threads it starts per connection inherit the mask.
+    subprocess.run(["taskset", "-a", "-c", "-p", SERVER_CPU, str(args.moto_pid)], check=True,
+                   stdout=subprocess.DEVNULL)
+    database_url = new_dynamodb_table(env, "overload")
+    import_users(database_url, OVERLOAD_USERS, env, workdir)
+    limits = [f"--max-in-flight={args.max_in_flight}"] if args.max_in_flight else []
+    limits += [f"--queue-timeout={args.queue_timeout}"] if args.queue_timeout else []
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    service, _ = start(pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url",
+                                           database_url, *limits]), f"{base}/readyz", env)
+    wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
+    capacity = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
+    print()
+    print(f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
+          f"service limits: {' '.join(limits) or 'defaults (--max-in-flight=1024 --queue-timeout=1s)'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
+          f"{capacity['rps']:.0f} req/s, p99 {capacity['p99_ms']:.0f} ms, {capacity['errors']} errors")
+    print(f"open loop, {args.overload_seconds}s per level:")
+    print(f"{'':6}{'offered/s':>10}{'ok/s':>7}{'ok p50 ms':>10}{'ok p99 ms':>10}{'503 shed':>9}"
+          f"{'503 other':>10}{'failed':>8}{'gen late ms':>12}")
+    for factor in OVERLOAD_FACTORS:
+        shed_before = shed_total(base)
+        row = open_loop(base, factor * capacity["rps"], args.overload_seconds)
+        shed = shed_total(base) - shed_before
+        unavailable = row["statuses"].get("503", 0)
+        other = sum(row["failures"].values()) + sum(
+            n for status, n in row["statuses"].items() if status not in ("200", "503"))
+        print(f"{f'{factor}x':6}{row['offered_rps']:>10.0f}{row['ok_rps']:>7.0f}{row['ok_p50_ms'] or 0:>10.0f}"
+              f"{row['ok_p99_ms'] or 0:>10.0f}{shed:>9}{unavailable - shed:>10}{other:>8}"
+              f"{row['generator_max_late_ms']:>12.0f}")
+        if row["failures"]:
+            print(f"{'':6}failed: {row['failures']}")
+    stop(service)
+
+
+def compare(args: argparse.Namespace, workdir: Path) -> None:
+    """The service against the bare handler, in alternating rounds."""
     env = dict(os.environ, LOG_FORMAT="json")
     if args.backend == "sqlite":
         database_url = f"sqlite://{workdir}/bench.db"
@@ -153,16 +232,8 @@ def main() -> None:
         if not args.moto_port:
             sys.exit("--backend dynamodb needs --moto-port (scripts/bench/bench.sh starts moto for you)")
         env.update(moto_env(args.moto_port))
-        database_url = f"dynamodb://bench{int(time.time())}"
-    # import never creates a store, so a typo in a backup job's URL cannot pass for an empty backup.
-    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True)
-
-    users_file = workdir / "users.json"
-    users_file.write_text(json.dumps({user_name(i): {"dateOfBirth": "1990-05-01"} for i in range(args.users)}))
-    started = time.monotonic()
-    subprocess.run([BINARY, "import", users_file, "--database-url", database_url], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    import_seconds = time.monotonic() - started
+        database_url = new_dynamodb_table(env, "bench")
+    import_seconds = import_users(database_url, args.users, env, workdir)
 
     port = free_port()
     service, startup = start(
@@ -221,6 +292,35 @@ def main() -> None:
     startup_ms = startup * 1000
     print(f"start to ready: {startup_ms:.0f} ms (target <= {TARGETS['start_to_ready_ms']}: "
           f"{verdict(startup_ms <= TARGETS['start_to_ready_ms'])})")
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "dynamodb"], default="sqlite")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--moto-port", type=int, help="DynamoDB mode: moto server already listening here")
+    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--moto-pid", type=int, help="overload: moto's process, pinned to the service's core")
+    parser.add_argument("--no-overload", action="store_true", help="skip the overload figures")
+    parser.add_argument("--overload-seconds", type=int, default=15)
+    parser.add_argument("--max-in-flight", type=int, help="overload: the service's --max-in-flight (default its own)")
+    parser.add_argument("--queue-timeout", help="overload: the service's --queue-timeout (default its own)")
+    parser.add_argument("--overload-only", action="store_true", help="skip the service/bare comparison")
+    args = parser.parse_args()
+
+    if not args.skip_build:
+        build()
+    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-bench-"))
+    if not args.overload_only:
+        compare(args, workdir)
+    if not args.no_overload:
+        if not (args.moto_port and args.moto_pid):
+            sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
+        overload(args, workdir)
 
 
 if __name__ == "__main__":
