@@ -107,7 +107,7 @@ pub struct ServeArgs {
 
     /// Most requests handled at once. Beyond it a request waits for a slot at most
     /// `--queue-timeout`, then gets a fast 503 instead of queueing towards its timeout.
-    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
 
     /// How long a request may wait for one of the `--max-in-flight` slots before it is shed.
