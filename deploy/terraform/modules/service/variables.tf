@@ -169,9 +169,9 @@ variable "cpu_target_percent" {
 }
 
 variable "requests_per_target" {
-  description = "ALB requests per minute per task the request-count scaling policy aims for."
+  description = "ALB requests per minute per task the request-count scaling policy aims for: 500/s, 60 % of a 0.25 vCPU task's planning capacity (docs/operations/capacity-and-cost.md)."
   type        = number
-  default     = 1000
+  default     = 30000
 
   validation {
     condition     = var.requests_per_target >= 10
