@@ -169,6 +169,16 @@ def run_backend(backend: str, args, workdir: Path) -> dict[str, list[dict]]:
         stub, stub_url = start_stub()
         env.update(moto_env(int(stub_url.rsplit(":", 1)[1])))
         database_url = "dynamodb://capacity"
+    try:
+        return measure_service(backend, database_url, env, stub_url, args)
+    finally:
+        # Also when the service failed to start or to stop.
+        if stub:
+            stub.terminate()
+            stub.wait(timeout=10)
+
+
+def measure_service(backend: str, database_url: str, env: dict, stub_url: str | None, args) -> dict[str, list[dict]]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     service, _ = start(
@@ -186,9 +196,6 @@ def run_backend(backend: str, args, workdir: Path) -> dict[str, list[dict]]:
         return rounds
     finally:
         stop(service)
-        if stub:
-            stub.terminate()
-            stub.wait(timeout=10)
 
 
 def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: str, load_after: str) -> None:
@@ -208,7 +215,7 @@ def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: s
                 print_row(f"{backend} {method}", row)
             cpu = [row["cpu_us_per_request"] for row in runs if row["by_status"]]
             print(f"{backend} {method} CPU µs per request: median {statistics.median(cpu):.1f}, "
-                  f"lowest {min(cpu):.1f} over {len(cpu)} rounds; median req/s on one core "
+                  f"lowest {min(cpu):.1f} over {len(cpu)} rounds; median req/s "
                   f"{statistics.median(row['rps'] for row in runs):.0f}")
 
 
