@@ -9,8 +9,8 @@
 //! DynamoDB_20120810.<Operation>`) and answers with canned bodies:
 //!
 //! - `GetItem`: the item the service's projection (`dateOfBirth`) would return, for any key;
-//! - `PutItem`: `{}`, as DynamoDB does when no return values are asked for;
-//! - `DescribeTable`: an `ACTIVE` table, which `/readyz` asks for;
+//! - `PutItem`: `{}`, as DynamoDB does when no return values are asked for (readiness needs
+//!   nothing else: its probe is a `GetItem`);
 //! - anything else: DynamoDB's `UnknownOperationException`, so an unexpected call shows as an error.
 //!
 //! `GET /stats` (not a DynamoDB path: the SDK only POSTs to `/`) returns the calls answered so far by
@@ -35,14 +35,12 @@ const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 const GET_ITEM: &str = r#"{"Item":{"dateOfBirth":{"S":"1990-05-01"}}}"#;
 const PUT_ITEM: &str = "{}";
-const DESCRIBE_TABLE: &str = r#"{"Table":{"TableName":"stub","TableStatus":"ACTIVE"}}"#;
-const UNKNOWN: &str = r#"{"__type":"com.amazon.coral.service#UnknownOperationException","message":"the DynamoDB stub answers GetItem, PutItem and DescribeTable only"}"#;
+const UNKNOWN: &str = r#"{"__type":"com.amazon.coral.service#UnknownOperationException","message":"the DynamoDB stub answers GetItem and PutItem only"}"#;
 
 #[derive(Default)]
 struct Calls {
     get_item: AtomicU64,
     put_item: AtomicU64,
-    describe_table: AtomicU64,
     other: AtomicU64,
 }
 
@@ -50,10 +48,9 @@ impl Calls {
     fn json(&self) -> String {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         format!(
-            r#"{{"GetItem":{},"PutItem":{},"DescribeTable":{},"other":{}}}"#,
+            r#"{{"GetItem":{},"PutItem":{},"other":{}}}"#,
             read(&self.get_item),
             read(&self.put_item),
-            read(&self.describe_table),
             read(&self.other),
         )
     }
@@ -63,7 +60,6 @@ impl Calls {
         let (counter, status, body) = match operation {
             "GetItem" => (&self.get_item, StatusCode::OK, GET_ITEM),
             "PutItem" => (&self.put_item, StatusCode::OK, PUT_ITEM),
-            "DescribeTable" => (&self.describe_table, StatusCode::OK, DESCRIBE_TABLE),
             _ => (&self.other, StatusCode::BAD_REQUEST, UNKNOWN),
         };
         counter.fetch_add(1, Ordering::Relaxed);
