@@ -52,6 +52,15 @@ async fn greeting(
     )
 }
 
+/// The status of a GET of `path`, for the operations endpoints.
+async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
+    http.get(server.url(path))
+        .send()
+        .await
+        .expect("GET")
+        .status()
+}
+
 /// A user name made of letters only, distinct for every `n`.
 fn letters(n: usize) -> String {
     let mut name = String::from("user");
@@ -139,22 +148,11 @@ pub async fn readiness_fails_during_the_drain_delay_while_requests_are_still_ser
 ) {
     let http = client();
     let mut running = server::start(database, &["--drain-delay", "2s"]).await;
-    assert_eq!(
-        http.get(running.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
     running.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        http.get(running.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status(&http, &running, "/readyz").await,
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(
@@ -715,14 +713,6 @@ mod store_health {
     use super::*;
     use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
     use hello_birthday::store::Workload;
-
-    async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
-        http.get(server.url(path))
-            .send()
-            .await
-            .expect("GET")
-            .status()
-    }
 
     /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
     async fn status_becomes(
