@@ -13,8 +13,12 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// `{"timestamp":…,"level":…,"target":…,"message":…, <fields>}`
-pub struct JsonLines;
+/// `{"timestamp":…,"level":…,"target":…,"region":…,"message":…, <fields>}`
+#[derive(Default)]
+pub struct JsonLines {
+    /// On every line when known, so that the logs of several regions can be read as one stream.
+    pub region: Option<String>,
+}
 
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
@@ -35,6 +39,10 @@ where
             metadata.level()
         )?;
         write_string(&mut writer, metadata.target())?;
+        if let Some(region) = &self.region {
+            writer.write_str(r#","region":"#)?;
+            write_string(&mut writer, region)?;
+        }
         let mut fields = JsonFields {
             writer: &mut writer,
             result: Ok(()),
@@ -151,10 +159,17 @@ mod tests {
     }
 
     fn log_line(emit: impl FnOnce()) -> serde_json::Value {
+        log_line_in(None, emit)
+    }
+
+    fn log_line_in(region: Option<&str>, emit: impl FnOnce()) -> serde_json::Value {
         let captured = Captured::default();
         let sink = captured.clone();
+        let format = JsonLines {
+            region: region.map(str::to_owned),
+        };
         let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines)
+            .event_format(format)
             .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
@@ -194,6 +209,13 @@ mod tests {
         assert_eq!(line["detail"], nasty);
         assert_eq!(line["error"], nasty);
         assert_eq!(line["message"], "x1");
+    }
+
+    #[test]
+    fn carries_the_region_only_when_known() {
+        let line = log_line_in(Some("eu-central-1"), || tracing::info!("x"));
+        assert_eq!(line["region"], "eu-central-1");
+        assert!(log_line(|| tracing::info!("x")).get("region").is_none());
     }
 
     #[test]

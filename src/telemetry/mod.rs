@@ -30,11 +30,23 @@ pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<FlushOnDrop> {
         .with_env_filter(filter)
         .with_writer(writer);
     let installed = match args.log_format {
-        LogFormat::Json => builder.event_format(json_format::JsonLines).try_init(),
+        LogFormat::Json => {
+            let format = json_format::JsonLines {
+                region: aws_region(),
+            };
+            builder.event_format(format).try_init()
+        }
         LogFormat::Pretty => builder.try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
     Ok(guard)
+}
+
+/// The AWS region the process runs in (the task definition sets it; absent locally), for logs and build_info.
+fn aws_region() -> Option<String> {
+    std::env::var("AWS_REGION")
+        .ok()
+        .filter(|region| !region.is_empty())
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -52,7 +64,9 @@ fn install_metrics() -> PrometheusHandle {
     // Another recorder can only be present in tests that install their own; ours then stays unused.
     let _ = metrics::set_global_recorder(recorder);
     describe_metrics();
-    metrics::gauge!("hello_birthday_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let mut build = vec![metrics::Label::new("version", env!("CARGO_PKG_VERSION"))];
+    build.extend(aws_region().map(|region| metrics::Label::new("region", region)));
+    metrics::gauge!("hello_birthday_build_info", build).set(1.0);
 
     // Histograms are kept in rolling buffers that must be drained now and then.
     let upkeep = handle.clone();
@@ -108,6 +122,6 @@ fn describe_metrics() {
     metrics::counter!("log_lines_dropped_total").absolute(0);
     metrics::describe_gauge!(
         "hello_birthday_build_info",
-        "Always 1; the version label says which build is running."
+        "Always 1; the labels say which build runs (version) and where (region, when known)."
     );
 }
