@@ -1,15 +1,21 @@
 //! hello-birthday: stores dates of birth and tells people how many days remain until
 //! their next birthday.
 //!
-//! Layout: [`domain`] holds the parsed types and the calendar rules, [`http`] the API,
-//! [`store`] the storage backends, [`config`] the command line, [`telemetry`] logs and
-//! metrics, [`server`] the wiring and shutdown sequence, [`transfer`] import and export.
+//! Layout, from the outside in:
+//! - [`cli`]: the command line, its flags and one module per subcommand;
+//! - [`server`]: listening, connections and the shutdown sequence that [`lifecycle`] times;
+//! - [`http`]: routes, extractors, middleware and the one error type that maps to HTTP;
+//! - [`transfer`]: import and export of the previous system's JSON file;
+//! - [`store`]: the one store trait, its SQLite and DynamoDB backends and how to open them;
+//! - [`domain`]: the parsed types (username, date of birth) and the calendar rules;
+//! - [`clock`]: today's date, injected so tests choose it;
+//! - [`telemetry`]: JSON logs and Prometheus metrics.
+//!
+//! Arrows only point down this list (`cli` to everything, `domain` to nothing here).
 
 pub mod cli;
 pub mod clock;
-pub mod config;
 pub mod domain;
-pub mod healthcheck;
 pub mod http;
 pub mod lifecycle;
 pub mod server;

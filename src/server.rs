@@ -19,10 +19,9 @@ use tokio::sync::{Semaphore, watch};
 pub use connection::Timeouts;
 
 use crate::clock::Clock;
-use crate::config::ServeArgs;
 use crate::http::{AppState, Limits, router};
 use crate::lifecycle::{Lifecycle, STORE_CLOSE_DEADLINE};
-use crate::store::{self, UserStore};
+use crate::store::UserStore;
 use crate::telemetry;
 
 /// Largest request head accepted (request line and headers), what an ALB passes on; larger
@@ -58,29 +57,7 @@ pub struct Server {
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 impl Server {
-    /// Opens the store named on the command line and binds the listener.
-    pub async fn build(args: &ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = store::open(&args.database.database_url, args.read_cache_users).await?;
-        let limits = Limits {
-            request_timeout: args.request_timeout,
-            body_limit: args.body_limit,
-            max_in_flight: args.max_in_flight,
-            queue_timeout: args.queue_timeout,
-        };
-        let shutdown = ShutdownPolicy {
-            drain_delay: args.drain_delay,
-            grace: args.shutdown_grace,
-        };
-        let connections = ConnectionPolicy {
-            max_connections: args.max_connections,
-            timeouts: Timeouts {
-                idle: args.idle_timeout,
-                header_read: args.header_read_timeout,
-            },
-        };
-        Self::bind(args.listen, store, clock, limits, shutdown, connections).await
-    }
-
+    /// Binds the listener; the server serves `store` once [`Server::run`] is called.
     pub async fn bind(
         listen: SocketAddr,
         store: Arc<dyn UserStore>,
@@ -263,6 +240,10 @@ mod tests {
         }
         fn backend(&self) -> &'static str {
             "hangs-on-close"
+        }
+
+        fn import_batch_size(&self) -> usize {
+            1
         }
     }
 

@@ -5,9 +5,7 @@
 //! blocking thread while the previous batch is being written, so memory stays bounded by a
 //! few batches whatever the file's size.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
-use std::path::Path;
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use tokio::sync::mpsc;
@@ -23,12 +20,6 @@ use tokio::sync::mpsc;
 use crate::domain::{BirthDate, IsoDate, Username};
 use crate::store::{User, UserScan, UserStore};
 
-/// Users per `put_many` on SQLite: one transaction each (the writer's largest), so 1M users
-/// cost 20 commits; a few of these in the pipeline are still only a few MB.
-pub const SQLITE_IMPORT_BATCH: usize = 50_000;
-/// Users per `put_many` on DynamoDB: 100 `BatchWriteItem` calls, written concurrently. Smaller,
-/// because DynamoDB has no commit to amortise and the progress bar should move every second.
-pub const DYNAMODB_IMPORT_BATCH: usize = 2_500;
 /// Batches parsed ahead of the writer.
 const PIPELINE_DEPTH: usize = 4;
 /// Longest name echoed back in a rejection, so a garbage key cannot flood the terminal.
@@ -63,6 +54,8 @@ impl std::fmt::Display for Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportSummary {
     pub imported: u64,
+    /// `put_many` calls made: how the import was split.
+    pub batches: u64,
     pub rejected: u64,
     pub elapsed: Duration,
 }
@@ -198,8 +191,9 @@ fn spawn_parser(
     })
 }
 
-/// Imports every valid record of `input` into `store`, reporting through `on_event`.
-/// Running it twice leaves the same data: every write is an upsert of the whole user.
+/// Imports every valid record of `input` into `store`, `batch_size` users per `put_many`
+/// (usually [`UserStore::import_batch_size`]), reporting through `on_event`. Running it twice
+/// leaves the same data: every write is an upsert of the whole user.
 pub async fn import(
     store: &dyn UserStore,
     input: impl Read + Send + 'static,
@@ -213,6 +207,7 @@ pub async fn import(
     let parser = spawn_parser(input, today, batch_size.max(1), bytes_read.clone(), batches);
     let mut summary = ImportSummary {
         imported: 0,
+        batches: 0,
         rejected: 0,
         elapsed: Duration::ZERO,
     };
@@ -232,6 +227,7 @@ pub async fn import(
                     )
                 })?;
                 summary.imported += users.len() as u64;
+                summary.batches += 1;
                 on_event(ImportEvent::Progress {
                     bytes_read: bytes_read.load(Ordering::Relaxed),
                     imported: summary.imported,
@@ -251,73 +247,7 @@ pub async fn import(
     Ok(summary)
 }
 
-/// `hello-birthday import FILE`: imports with a progress bar on a terminal, prints each
-/// rejection on stderr and a summary on stdout, and fails if anything was rejected.
-pub async fn import_file(
-    store: &dyn UserStore,
-    path: &Path,
-    today: NaiveDate,
-) -> anyhow::Result<ImportSummary> {
-    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if path == Path::new("-") {
-        (Box::new(io::stdin()), None)
-    } else {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let size = file.metadata().ok().map(|m| m.len());
-        (Box::new(file), size)
-    };
-    let bar = progress_bar(size);
-    let batch_size = match store.backend() {
-        "dynamodb" => DYNAMODB_IMPORT_BATCH,
-        _ => SQLITE_IMPORT_BATCH,
-    };
-    let summary = import(store, input, today, batch_size, |event| match event {
-        ImportEvent::Rejected(rejection) => bar.suspend(|| eprintln!("{rejection}")),
-        ImportEvent::Progress {
-            bytes_read,
-            imported,
-        } => {
-            bar.set_position(bytes_read);
-            let rate = imported as f64 / bar.elapsed().as_secs_f64().max(1e-3);
-            bar.set_message(format!("{imported} users, {rate:.0} users/s"));
-        }
-    })
-    .await;
-    bar.finish_and_clear();
-    let summary = summary?;
-    println!(
-        "imported {} users, rejected {}, in {:.1} s ({:.0} users/s)",
-        summary.imported,
-        summary.rejected,
-        summary.elapsed.as_secs_f64(),
-        summary.imported as f64 / summary.elapsed.as_secs_f64().max(1e-3),
-    );
-    anyhow::ensure!(
-        summary.rejected == 0,
-        "{} records were rejected (listed above); the valid ones were imported",
-        summary.rejected
-    );
-    Ok(summary)
-}
-
-/// A bar on a terminal, nothing at all when stderr is piped (the summary says it all).
-fn progress_bar(size: Option<u64>) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = match size {
-        Some(size) => ProgressBar::new(size).with_style(
-            ProgressStyle::with_template(
-                "{wide_bar} {percent:>3}% {binary_bytes}/{binary_total_bytes} {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-        None => ProgressBar::new_spinner(),
-    };
-    bar.set_draw_target(ProgressDrawTarget::stderr());
-    bar
-}
-
-/// `hello-birthday export`: every user in the shape `import` reads, written page by page as
+/// Every user in the shape `import` reads, written page by page as
 /// the store hands them over, so memory stays flat whatever the table's size. SQLite's order
 /// is by username; DynamoDB's is the table's own. A failure midway leaves an unterminated
 /// object, which `import` refuses, never a valid-looking partial backup.

@@ -116,14 +116,17 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
         .join(": ")
 }
 
+/// Why a request failed on our side, carried on the response to the observe layer, which logs
+/// it with the request's id and removes it. The client only ever sees the generic message.
+#[derive(Debug, Clone)]
+pub struct FailureCause(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         // Shed requests are counted, not logged one by one: under overload that would add load.
-        if status.is_server_error() && !matches!(self, Self::Overloaded) {
-            // The client gets a generic message; the cause stays in our logs.
-            tracing::error!(status = status.as_u16(), error = %cause_chain(&self), "request failed");
-        }
+        let cause = (status.is_server_error() && !matches!(self, Self::Overloaded))
+            .then(|| FailureCause(cause_chain(&self)));
         let mut response = (
             status,
             Json(ErrorBody {
@@ -136,6 +139,9 @@ impl IntoResponse for ApiError {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
+        }
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
         }
         response
     }

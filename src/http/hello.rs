@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
@@ -30,21 +30,53 @@ pub struct GreetingResponse {
     pub message: String,
 }
 
+/// The `{username}` path parameter of both operations, as the OpenAPI document describes it;
+/// [`UserPath`] is what parses it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UsernameParam {
+    /// 1 to 64 ASCII letters, case-sensitive
+    #[param(pattern = "^[A-Za-z]{1,64}$")]
+    #[expect(dead_code, reason = "only describes the parameter; UserPath parses it")]
+    username: String,
+}
+
+/// What either operation may answer whatever the request: the method, the clock and the
+/// service's own state.
+#[derive(IntoResponses)]
+#[expect(
+    dead_code,
+    reason = "only describes the answers; ApiError produces them"
+)]
+pub enum ServiceErrors {
+    /// Method not allowed on this path; see the Allow header
+    #[response(status = 405)]
+    MethodNotAllowed(ErrorBody),
+    /// The client did not send the whole request within the request timeout
+    #[response(status = 408)]
+    ClientTooSlow(ErrorBody),
+    /// Internal error (details are only in the server's logs)
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// The service is overloaded, the store is temporarily unavailable, or the request ran out
+    /// of time on the server's side (a PUT may then have been applied or not; it is idempotent,
+    /// so retry it); retry after the Retry-After header
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
 /// Save or replace a user's date of birth.
 #[utoipa::path(
     put,
     path = "/hello/{username}",
-    params(("username" = String, Path, description = "1 to 64 ASCII letters, case-sensitive", pattern = "^[A-Za-z]{1,64}$")),
+    params(UsernameParam),
     request_body(content = PutUserRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Saved. The write is durable once this answer is sent."),
         (status = 400, description = "Invalid username, malformed JSON, or a date that is not a real date before today", body = ErrorBody),
-        (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
-        (status = 408, description = "The client did not send the whole request within the request timeout", body = ErrorBody),
         (status = 413, description = "Request body larger than the limit", body = ErrorBody),
         (status = 415, description = "Content-Type is not application/json", body = ErrorBody),
-        (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
-        (status = 503, description = "The service is overloaded, the store is temporarily unavailable, or the request ran out of time on the server's side (a PUT may then have been applied or not; it is idempotent, so retry it); retry after the Retry-After header", body = ErrorBody),
+        ServiceErrors,
     ),
     tag = "hello"
 )]
@@ -68,15 +100,12 @@ pub async fn put_user(
 #[utoipa::path(
     get,
     path = "/hello/{username}",
-    params(("username" = String, Path, description = "1 to 64 ASCII letters, case-sensitive", pattern = "^[A-Za-z]{1,64}$")),
+    params(UsernameParam),
     responses(
         (status = 200, description = "The greeting", body = GreetingResponse),
         (status = 400, description = "Invalid username", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 405, description = "Method not allowed on this path; see the Allow header", body = ErrorBody),
-        (status = 408, description = "The client did not send the whole request within the request timeout", body = ErrorBody),
-        (status = 500, description = "Internal error (details are only in the server's logs)", body = ErrorBody),
-        (status = 503, description = "The service is overloaded, the store is temporarily unavailable, or the request ran out of time on the server's side (a PUT may then have been applied or not; it is idempotent, so retry it); retry after the Retry-After header", body = ErrorBody),
+        ServiceErrors,
     ),
     tag = "hello"
 )]

@@ -1,5 +1,6 @@
-//! What every request gets on its way in and out, in one layer: a request id, a metric sample,
-//! an access-log line, and a JSON body on errors raised below the handlers.
+//! What every request gets on its way in and out, in one layer (the observe layer): a request
+//! id, a metric sample, an access-log line, the logged cause of a server error, and a JSON body
+//! on errors raised below the handlers.
 //!
 //! One hand-written layer rather than a stack of `from_fn` middlewares and tower-http's
 //! request-id layers: each of those clones and boxes the services below it on every request,
@@ -21,7 +22,8 @@ use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::error::ErrorBody;
+use super::error::{ErrorBody, FailureCause};
+use super::media_type::is_json;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The ALB's request trace, also written in its access logs: logged so the two join.
@@ -32,22 +34,22 @@ const MAX_REQUEST_ID_BYTES: usize = 128;
 const MAX_TRACE_ID_BYTES: usize = 256;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EdgeLayer;
+pub struct ObserveLayer;
 
-impl<S> Layer<S> for EdgeLayer {
-    type Service = Edge<S>;
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
 
-    fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { inner }
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Edge<S> {
+pub struct Observe<S> {
     inner: S,
 }
 
-impl<S, B> Service<Request> for Edge<S>
+impl<S, B> Service<Request> for Observe<S>
 where
     S: Service<Request, Response = Response<B>, Error = Infallible>,
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -55,7 +57,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = EdgeFuture<S::Future>;
+    type Future = ObserveFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -76,7 +78,7 @@ where
                 .filter(|value| is_short_and_visible(value, MAX_TRACE_ID_BYTES))
                 .cloned(),
         };
-        EdgeFuture {
+        ObserveFuture {
             inner: self.inner.call(request),
             observed: Some(observed),
         }
@@ -84,14 +86,14 @@ where
 }
 
 pin_project! {
-    pub struct EdgeFuture<F> {
+    pub struct ObserveFuture<F> {
         #[pin]
         inner: F,
         observed: Option<Observed>,
     }
 }
 
-impl<F, B> Future for EdgeFuture<F>
+impl<F, B> Future for ObserveFuture<F>
 where
     F: Future<Output = Result<Response<B>, Infallible>>,
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -125,13 +127,25 @@ impl Observed {
         let status = response.status().as_u16();
         let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
         record_request(self.method, route, status, latency.as_secs_f64());
+        let request_id = self.request_id.to_str().unwrap_or_default();
+        let trace_id = self.trace_id.as_ref().and_then(|id| id.to_str().ok());
+        if let Some(FailureCause(cause)) = response.extensions_mut().remove::<FailureCause>() {
+            tracing::error!(
+                route,
+                status,
+                request_id,
+                trace_id,
+                error = %cause,
+                "request failed"
+            );
+        }
         tracing::info!(
             method = self.method,
             route,
             status,
             latency_ms = latency.as_secs_f64() * 1000.0,
-            request_id = self.request_id.to_str().unwrap_or_default(),
-            trace_id = self.trace_id.as_ref().and_then(|id| id.to_str().ok()),
+            request_id,
+            trace_id,
             "request"
         );
         response
@@ -235,13 +249,6 @@ fn json_error_body(response: Response) -> Response {
         error: framework_error_message(status).to_owned(),
     });
     (parts, body).into_response()
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"))
 }
 
 fn framework_error_message(status: StatusCode) -> &'static str {

@@ -4,6 +4,7 @@ mod admission;
 mod error;
 mod extract;
 mod hello;
+mod media_type;
 mod middleware;
 mod openapi;
 mod ops;
@@ -13,15 +14,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use admission::AdmissionLayer;
 
 pub use error::{ApiError, ErrorBody, cause_chain};
-pub use openapi::ApiDoc;
+pub use openapi::{ApiDoc, document as openapi_document};
 
 use crate::clock::Clock;
 use crate::lifecycle::Lifecycle;
@@ -46,21 +49,25 @@ pub struct Limits {
     pub queue_timeout: Duration,
 }
 
+/// Every route, listed once with its OpenAPI operation: the router and the document are both
+/// made from this.
+fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(hello::put_user, hello::get_user))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+}
+
 pub fn router(state: AppState, limits: Limits) -> Router {
-    Router::new()
-        .route(
-            "/hello/{username}",
-            put(hello::put_user).get(hello::get_user),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+    let (routes, _) = routes().split_for_parts();
+    routes
         // One composed layer, outermost first: `Router::layer` boxes each layer it is given
         // around every route, and cloning that box per request was measurable.
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::EdgeLayer)
+                .layer(middleware::ObserveLayer)
                 .layer(CatchPanicLayer::new())
                 .layer(AdmissionLayer::new(
                     limits.max_in_flight,

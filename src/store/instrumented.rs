@@ -102,4 +102,8 @@ impl UserStore for Instrumented {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+
+    fn import_batch_size(&self) -> usize {
+        self.inner.import_batch_size()
+    }
 }

@@ -3,17 +3,19 @@
 pub mod dynamodb;
 mod instrumented;
 pub mod sqlite;
+mod url;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use crate::config::DatabaseUrl;
-use crate::domain::{BirthDate, Username};
+use crate::domain::{BirthDate, IsoDate, Username};
 
-pub use dynamodb::Workload;
 pub use instrumented::Instrumented;
+pub use url::{DatabaseUrl, DatabaseUrlError};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -92,37 +94,23 @@ pub trait UserStore: UserScan {
 
     /// The backend's name, for metrics and logs.
     fn backend(&self) -> &'static str;
+
+    /// Users per `put_many` that suit this backend in a bulk import.
+    fn import_batch_size(&self) -> usize;
 }
 
-/// Opens the store that `url` names for serving requests, creating or migrating its schema
-/// where the backend allows it (SQLite; DynamoDB tables are created by Terraform). Backends
-/// that can cache point reads safely (SQLite) keep up to `cached_users` of them in memory.
-pub async fn open(url: &DatabaseUrl, cached_users: usize) -> anyhow::Result<Arc<dyn UserStore>> {
-    open_with(url, Workload::Serve, cached_users, Missing::Create).await
+/// What a store is opened for. Each backend turns it into its own settings (DynamoDB: client
+/// timeouts and retries; SQLite: whether the file may be created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Answering HTTP requests: fail fast rather than hold a request past its deadline.
+    Serve,
+    /// An operator's batch job (import, export, create-table): ride out throttling.
+    Bulk,
 }
 
-/// Like [`open`], for import and table creation: timeouts and retries suited to batches, and
-/// no read cache. With [`Missing::Refuse`], a SQLite file that does not exist is an error
-/// rather than a new, empty database.
-pub async fn open_for_bulk(
-    url: &DatabaseUrl,
-    missing: Missing,
-) -> anyhow::Result<Arc<dyn UserStore>> {
-    open_with(url, Workload::Bulk, 0, missing).await
-}
-
-/// Opens the store that `url` names for reading only (export). A SQLite file is opened
-/// read-only and never created; it may sit on read-only media.
-pub async fn open_read_only(url: &DatabaseUrl) -> anyhow::Result<Box<dyn UserScan>> {
-    Ok(match url {
-        DatabaseUrl::Sqlite(path) => Box::new(sqlite::ReadOnlyDatabase::open(path).await?),
-        DatabaseUrl::DynamoDb { table } => {
-            Box::new(dynamodb::DynamoDbStore::connect(table, Workload::Bulk).await?)
-        }
-    })
-}
-
-/// What to do when a SQLite database file does not exist yet.
+/// What to do when the store does not exist yet. Only SQLite can create one; a DynamoDB table
+/// comes from Terraform (or `create-table` for local development).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// Create it and its schema (`serve`, `create-table`).
@@ -131,19 +119,113 @@ pub enum Missing {
     Refuse,
 }
 
-async fn open_with(
-    url: &DatabaseUrl,
-    workload: Workload,
-    cached_users: usize,
-    missing: Missing,
-) -> anyhow::Result<Arc<dyn UserStore>> {
-    let store: Box<dyn UserStore> = match url {
-        DatabaseUrl::Sqlite(path) => {
-            Box::new(sqlite::SqliteStore::open(path, cached_users, missing).await?)
+/// How to open a store: one value for every backend, each reading only what concerns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub purpose: Purpose,
+    pub missing: Missing,
+    pub sqlite: sqlite::SqliteOptions,
+}
+
+impl StoreOptions {
+    /// For `serve`: creates a missing SQLite file, and caches up to `sqlite_read_cache` point reads.
+    pub fn serve(sqlite_read_cache: Option<NonZeroUsize>) -> Self {
+        Self {
+            purpose: Purpose::Serve,
+            missing: Missing::Create,
+            sqlite: sqlite::SqliteOptions {
+                read_cache: sqlite_read_cache,
+            },
         }
+    }
+
+    /// For batch jobs: no read cache; `missing` says whether a SQLite file may be created.
+    pub fn bulk(missing: Missing) -> Self {
+        Self {
+            purpose: Purpose::Bulk,
+            missing,
+            sqlite: sqlite::SqliteOptions { read_cache: None },
+        }
+    }
+}
+
+/// Opens the store that `url` names, with latency and error metrics around it. SQLite's schema
+/// is created or migrated here; DynamoDB tables are never created by opening them.
+pub async fn open(url: &DatabaseUrl, options: StoreOptions) -> anyhow::Result<Arc<dyn UserStore>> {
+    let store: Box<dyn UserStore> = match url {
+        DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, options).await?),
         DatabaseUrl::DynamoDb { table } => {
-            Box::new(dynamodb::DynamoDbStore::connect(table, workload).await?)
+            Box::new(dynamodb::DynamoDbStore::connect(table, options.purpose).await?)
         }
     };
     Ok(Arc::new(Instrumented::new(store)))
+}
+
+/// Opens the store that `url` names for reading only (export). A SQLite file is opened
+/// read-only and never created; it may sit on read-only media.
+pub async fn open_read_only(url: &DatabaseUrl) -> anyhow::Result<Box<dyn UserScan>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Box::new(sqlite::ReadOnlyDatabase::open(path).await?),
+        DatabaseUrl::DynamoDb { table } => {
+            Box::new(dynamodb::DynamoDbStore::connect(table, Purpose::Bulk).await?)
+        }
+    })
+}
+
+/// What `create-table` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableCreated {
+    Created,
+    AlreadyExisted,
+}
+
+/// Creates the store's table (DynamoDB) or file and schema (SQLite) for local development, and
+/// waits until it is usable. Succeeds if it exists already.
+pub async fn create_table(url: &DatabaseUrl) -> anyhow::Result<TableCreated> {
+    match url {
+        DatabaseUrl::DynamoDb { table } => {
+            let store = dynamodb::DynamoDbStore::connect(table, Purpose::Bulk).await?;
+            Ok(store
+                .create_table()
+                .await
+                .with_context(|| format!("cannot create table {table}"))?)
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let existed = path.try_exists().unwrap_or(false);
+            let store =
+                sqlite::SqliteStore::open(path, StoreOptions::bulk(Missing::Create)).await?;
+            store.close().await;
+            Ok(if existed {
+                TableCreated::AlreadyExisted
+            } else {
+                TableCreated::Created
+            })
+        }
+    }
+}
+
+impl User {
+    /// Rebuilds a user from what a backend stored. A row that no longer parses is a fault of
+    /// the store (written by something else, or corrupted), never a client error.
+    pub fn decode(name: &str, date: &str) -> Result<Self, StoreError> {
+        let username = Username::parse(name)
+            .map_err(|e| StoreError::failed(format!("stored username {name:?} is invalid: {e}")))?;
+        Ok(Self {
+            username,
+            birth_date: decode_birth_date(date)?,
+        })
+    }
+}
+
+/// A stored date of birth. It was before "today" when written, so it is taken as recorded.
+pub fn decode_birth_date(date: &str) -> Result<BirthDate, StoreError> {
+    IsoDate::parse(date)
+        .map(BirthDate::recorded)
+        .map_err(|e| StoreError::failed(format!("stored date {date:?} is invalid: {e}")))
+}
+
+/// The `updatedAt` / `updated_at` value both backends store with each write: UTC, RFC 3339,
+/// milliseconds, so values sort as text and a person can read them.
+pub fn updated_at_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -3,6 +3,11 @@
 //! `tracing-subscriber`'s own JSON formatter collects each event's fields into a map of
 //! `serde_json::Value`s before writing them, which made the per-request access log the most
 //! expensive thing the service did. This formatter writes the same shape with no allocation.
+//!
+//! Spans are not written, on purpose: the service opens none on the request path (one per
+//! request would cost more than the access line itself), so each event carries every field
+//! it needs. The request id is on the access line and on the line that logs a server error's
+//! cause (`http::middleware`); a span a library opens shows up only through its events.
 
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::config::LogFormat;
+use super::LogFormat;
 
 /// Longest a line waits in memory before it reaches stdout.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);

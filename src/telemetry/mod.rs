@@ -7,12 +7,29 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::{Args, ValueEnum};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, TelemetryArgs};
-
 pub use log_writer::{FlushOnDrop, Flusher};
+
+/// Logging flags, shared by every subcommand that logs.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryArgs {
+    /// Log format: one JSON object per line, or human-readable text.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `hello_birthday=debug,info`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
 
 /// Seconds. From sub-millisecond cache-hot reads up to the request timeout.
 const LATENCY_BUCKETS: &[f64] = &[

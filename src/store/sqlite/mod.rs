@@ -23,6 +23,7 @@ mod read_cache;
 mod schema;
 
 use std::cell::RefCell;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -37,8 +38,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::health::{FileWatch, WriterHealth};
 use self::read_cache::{Generations, ReadCache};
-use super::{Health, Missing, StoreError, User, UserPages, UserScan, UserStore};
-use crate::domain::{BirthDate, IsoDate, Username};
+use super::{
+    Health, Missing, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
+    decode_birth_date, updated_at_now,
+};
+use crate::domain::{BirthDate, Username};
 
 /// How long a connection waits for another process's lock before giving up.
 /// Several instances may share one file (rolling deploys on one host), so waits do happen.
@@ -46,6 +50,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Writes queued beyond this make callers wait: backpressure instead of unbounded memory.
 const WRITE_QUEUE_DEPTH: usize = 1024;
 /// Upper bound of rows in one group commit, so one transaction never grows without limit.
+/// Also the import batch: one commit each, so 1M users cost 20 commits, and a few batches
+/// waiting in the import pipeline are still only a few MB.
 const MAX_ROWS_PER_COMMIT: usize = 50_000;
 
 const UPSERT: &str = "INSERT INTO users (username, date_of_birth, updated_at) VALUES (?1, ?2, ?3)
@@ -56,6 +62,13 @@ const SELECT_ONE: &str = "SELECT date_of_birth FROM users WHERE username = ?1";
 const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users ORDER BY username";
 /// Users per page of a scan: a few hundred kB, whatever the table's size.
 const SCAN_PAGE: usize = 1000;
+
+/// What only SQLite reads in [`StoreOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Answers to point reads kept in memory; `None`: no cache.
+    pub read_cache: Option<NonZeroUsize>,
+}
 
 pub struct SqliteStore {
     /// The database's real path (symlinks resolved). Also identifies this store's
@@ -72,16 +85,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the database at `path` (creating it if `missing` says so) and brings its schema
-    /// up to date. Up to `cached_users` answers to point reads are kept in memory.
-    pub async fn open(path: &Path, cached_users: usize, missing: Missing) -> anyhow::Result<Self> {
+    /// Opens the database at `path` (creating it if `options.missing` says so) and brings its
+    /// schema up to date.
+    pub async fn open(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&path, cached_users, missing))
-            .await?
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path, options)).await?
     }
 
-    fn open_blocking(path: &Path, cached_users: usize, missing: Missing) -> anyhow::Result<Self> {
-        let create = match missing {
+    fn open_blocking(path: &Path, options: StoreOptions) -> anyhow::Result<Self> {
+        let create = match options.missing {
             Missing::Create => OpenFlags::SQLITE_OPEN_CREATE,
             Missing::Refuse => {
                 ensure_exists(path)?;
@@ -117,7 +129,7 @@ impl SqliteStore {
         Ok(Self {
             identity: Arc::new(path),
             generations,
-            cache: (cached_users > 0).then(|| ReadCache::new(cached_users)),
+            cache: options.sqlite.read_cache.map(ReadCache::new),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
             writer_health,
@@ -320,6 +332,10 @@ impl UserStore for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+
+    fn import_batch_size(&self) -> usize {
+        MAX_ROWS_PER_COMMIT
+    }
 }
 
 impl SqliteStore {
@@ -356,7 +372,7 @@ fn scan_pages(
                         .and_then(|v| Ok(v.as_str()?))
                         .map_err(classify)
                 };
-                page.push(decode(text(0)?, text(1)?)?);
+                page.push(User::decode(text(0)?, text(1)?)?);
                 if page.len() == SCAN_PAGE
                     && !send(Ok(std::mem::replace(
                         &mut page,
@@ -492,21 +508,6 @@ fn encode(user: &User) -> (String, String) {
     )
 }
 
-fn decode(name: &str, date: &str) -> Result<User, StoreError> {
-    let username = Username::parse(name)
-        .map_err(|e| StoreError::failed(format!("stored username {name:?} is invalid: {e}")))?;
-    Ok(User {
-        username,
-        birth_date: decode_birth_date(date)?,
-    })
-}
-
-fn decode_birth_date(date: &str) -> Result<BirthDate, StoreError> {
-    IsoDate::parse(date)
-        .map(BirthDate::recorded)
-        .map_err(|e| StoreError::failed(format!("stored date {date:?} is invalid: {e}")))
-}
-
 /// Busy or locked means another process holds the file: worth a retry. Anything else is a fault.
 fn classify(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     let busy = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
@@ -569,7 +570,7 @@ fn run_writer(
 }
 
 fn commit(connection: &mut Connection, group: &[WriteJob]) -> rusqlite::Result<()> {
-    let updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let updated_at = updated_at_now();
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut upsert = transaction.prepare_cached(UPSERT)?;
@@ -587,9 +588,12 @@ mod tests {
     #[tokio::test]
     async fn a_writer_thread_that_died_while_open_breaks_liveness() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("a.db"), 0, Missing::Create)
-            .await
-            .unwrap();
+        let store = SqliteStore::open(
+            &dir.path().join("a.db"),
+            StoreOptions::bulk(Missing::Create),
+        )
+        .await
+        .unwrap();
         assert_eq!(store.health(), Health::Ready);
         // The thread ends as it would after a panic; the store itself was never closed.
         store.stop_writer().await;
@@ -603,9 +607,12 @@ mod tests {
     #[tokio::test]
     async fn a_closed_store_is_not_ready_but_not_broken() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("a.db"), 0, Missing::Create)
-            .await
-            .unwrap();
+        let store = SqliteStore::open(
+            &dir.path().join("a.db"),
+            StoreOptions::bulk(Missing::Create),
+        )
+        .await
+        .unwrap();
         store.close().await;
         assert!(matches!(store.health(), Health::NotReady(_)));
     }

@@ -17,6 +17,7 @@
 
 use std::fs::OpenOptions;
 use std::hash::Hasher;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,9 +123,9 @@ struct Lookups {
 }
 
 impl ReadCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: NonZeroUsize) -> Self {
         Self {
-            entries: quick_cache::sync::Cache::new(capacity),
+            entries: quick_cache::sync::Cache::new(capacity.get()),
             lookups: OnceLock::new(),
         }
     }
@@ -185,7 +186,7 @@ mod tests {
 
     /// A cache holding alice's answer, read at the counter's current value.
     fn cache_with_alice(generations: &Generations) -> ReadCache {
-        let cache = ReadCache::new(10);
+        let cache = ReadCache::new(NonZeroUsize::new(10).unwrap());
         let ticket = ReadCache::ticket(generations, "alice");
         cache.insert("alice", ticket, date("1990-05-01"));
         cache
@@ -195,7 +196,10 @@ mod tests {
     fn an_answer_is_served_until_its_key_is_written() {
         let (_dir, path) = database();
         let generations = Generations::open(&path).unwrap();
-        assert_eq!(ReadCache::new(10).get(&generations, "alice"), None);
+        assert_eq!(
+            ReadCache::new(NonZeroUsize::new(10).unwrap()).get(&generations, "alice"),
+            None
+        );
 
         let cache = cache_with_alice(&generations);
         assert_eq!(cache.get(&generations, "alice"), Some(date("1990-05-01")));
@@ -208,7 +212,7 @@ mod tests {
     fn absent_users_are_cached_too() {
         let (_dir, path) = database();
         let generations = Generations::open(&path).unwrap();
-        let cache = ReadCache::new(10);
+        let cache = ReadCache::new(NonZeroUsize::new(10).unwrap());
         cache.insert("bob", ReadCache::ticket(&generations, "bob"), None);
         assert_eq!(cache.get(&generations, "bob"), Some(None));
     }
@@ -217,7 +221,7 @@ mod tests {
     fn a_write_acknowledged_during_the_read_keeps_the_answer_out() {
         let (_dir, path) = database();
         let generations = Generations::open(&path).unwrap();
-        let cache = ReadCache::new(10);
+        let cache = ReadCache::new(NonZeroUsize::new(10).unwrap());
         let ticket = ReadCache::ticket(&generations, "alice");
         // The read saw the old value, and a write committed before the answer was cached.
         generations.advance("alice");
@@ -245,6 +249,27 @@ mod tests {
 
         Generations::open(&path).unwrap().advance_all();
         assert_eq!(cache.get(&ours, "alice"), None);
+    }
+
+    /// The file is shared by releases running side by side: its size, hash and slot order
+    /// are frozen. These values were computed outside this code (FNV-1a 64 of the key's
+    /// bytes, modulo 4096, one little-endian u64 per slot); if this fails, the layout changed
+    /// and needs a new file name.
+    #[test]
+    fn the_counter_file_layout_is_frozen() {
+        let (_dir, path) = database();
+        let generations = Generations::open(&path).unwrap();
+        let file = sidecar_path(&path);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 32_768);
+        let counter = |slot: usize| {
+            let bytes = std::fs::read(&file).unwrap();
+            u64::from_le_bytes(bytes[slot * 8..slot * 8 + 8].try_into().unwrap())
+        };
+        for (key, slot) in [("alice", 2311), ("Bob", 1716)] {
+            let before = counter(slot);
+            generations.advance(key);
+            assert_eq!(counter(slot), before + 1, "{key} lives in slot {slot}");
+        }
     }
 
     #[test]

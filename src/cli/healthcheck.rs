@@ -7,10 +7,10 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::config::HealthcheckArgs;
+use super::args::HealthcheckArgs;
 
 /// Ok when the endpoint answers 200 within the timeout; the error says why not.
-pub async fn check(args: &HealthcheckArgs) -> anyhow::Result<()> {
+pub async fn run(args: &HealthcheckArgs) -> anyhow::Result<()> {
     let status = tokio::time::timeout(args.timeout, fetch_status(&args.url))
         .await
         .with_context(|| format!("no answer from {} within {:?}", args.url, args.timeout))??;

@@ -1,13 +1,15 @@
-//! Command line and environment. Every flag has an environment twin, and the defaults run
+//! The command line and its environment twins. Every flag has an environment twin, and the defaults run
 //! the service on a local SQLite file with no configuration at all.
 
-use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::DatabaseUrl;
+use crate::telemetry::TelemetryArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "hello-birthday", version, about, propagate_version = true)]
@@ -43,6 +45,11 @@ pub struct CreateTableArgs {
 pub struct ImportArgs {
     /// The JSON file to import, or `-` for stdin.
     pub file: PathBuf,
+
+    /// Users written per batch; by default the backend's own (SQLite: one commit of 50 000;
+    /// DynamoDB: 2 500, as 100 concurrent `BatchWriteItem` calls). Lower it to spare a busy table.
+    #[arg(long, env = "IMPORT_BATCH_SIZE")]
+    pub batch_size: Option<NonZeroUsize>,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -129,23 +136,6 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct TelemetryArgs {
-    /// Log format: one JSON object per line, or human-readable text.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
-    pub log_format: LogFormat,
-
-    /// Log filter in `tracing` syntax, e.g. `info` or `hello_birthday=debug,info`.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Pretty,
-}
-
-#[derive(Debug, Clone, Args)]
 pub struct HealthcheckArgs {
     /// URL of the liveness endpoint to call.
     #[arg(
@@ -164,141 +154,9 @@ fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
 }
 
-/// A parsed `--database-url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    DynamoDb { table: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DatabaseUrlError {
-    #[error("expected sqlite://PATH or dynamodb://TABLE")]
-    NotAUrl,
-    #[error("unknown scheme {0:?}: expected sqlite or dynamodb")]
-    UnknownScheme(String),
-    #[error("sqlite:// needs a file path, e.g. sqlite://hello-birthday.db")]
-    MissingPath,
-    #[error(
-        "sqlite://{0} is not a file every connection can share (in-memory databases and file: URIs are refused): give a file path, e.g. sqlite://hello-birthday.db"
-    )]
-    NotAFile(String),
-    #[error("{0:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)")]
-    BadTableName(String),
-}
-
-impl FromStr for DatabaseUrl {
-    type Err = DatabaseUrlError;
-
-    fn from_str(url: &str) -> Result<Self, Self::Err> {
-        let (scheme, rest) = url.split_once("://").ok_or(DatabaseUrlError::NotAUrl)?;
-        match scheme {
-            "sqlite" if rest.is_empty() => Err(DatabaseUrlError::MissingPath),
-            "sqlite" if !is_shared_file(rest) => Err(DatabaseUrlError::NotAFile(rest.to_owned())),
-            "sqlite" => Ok(Self::Sqlite(PathBuf::from(rest))),
-            "dynamodb" if is_table_name(rest) => Ok(Self::DynamoDb {
-                table: rest.to_owned(),
-            }),
-            "dynamodb" => Err(DatabaseUrlError::BadTableName(rest.to_owned())),
-            other => Err(DatabaseUrlError::UnknownScheme(other.to_owned())),
-        }
-    }
-}
-
-/// The service reads on many connections and writes on another: each connection to an
-/// in-memory database would get a database of its own (the PUT lands in one, the GET reads
-/// another). SQLite reads `file:` names as URIs that can ask for exactly that (`mode=memory`),
-/// so only plain paths are accepted.
-fn is_shared_file(path: &str) -> bool {
-    path != ":memory:" && !path.starts_with("file:") && !path.contains("mode=memory")
-}
-
-fn is_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            Self::DynamoDb { table } => write!(f, "dynamodb://{table}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_sqlite_urls_relative_and_absolute() {
-        assert_eq!(
-            "sqlite://a.db".parse(),
-            Ok(DatabaseUrl::Sqlite("a.db".into()))
-        );
-        assert_eq!(
-            "sqlite:///var/lib/a.db".parse(),
-            Ok(DatabaseUrl::Sqlite("/var/lib/a.db".into()))
-        );
-    }
-
-    #[test]
-    fn parses_dynamodb_urls() {
-        assert_eq!(
-            "dynamodb://users-prod".parse(),
-            Ok(DatabaseUrl::DynamoDb {
-                table: "users-prod".into()
-            })
-        );
-    }
-
-    #[test]
-    fn rejects_what_it_cannot_open() {
-        assert_eq!(
-            "users.db".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::NotAUrl)
-        );
-        assert_eq!(
-            "sqlite://".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::MissingPath)
-        );
-        assert_eq!(
-            "postgres://x".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::UnknownScheme("postgres".into()))
-        );
-        assert!(matches!(
-            "dynamodb://a/b".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::BadTableName(_))
-        ));
-    }
-
-    #[test]
-    fn rejects_sqlite_databases_that_connections_cannot_share() {
-        for url in [
-            "sqlite://:memory:",
-            "sqlite://file::memory:",
-            "sqlite://file::memory:?cache=shared",
-            "sqlite://file:a.db?mode=memory",
-            "sqlite://a.db?mode=memory",
-            "sqlite://file:a.db",
-        ] {
-            assert!(
-                matches!(
-                    url.parse::<DatabaseUrl>(),
-                    Err(DatabaseUrlError::NotAFile(_))
-                ),
-                "{url}"
-            );
-        }
-        let message = "sqlite://:memory:"
-            .parse::<DatabaseUrl>()
-            .unwrap_err()
-            .to_string();
-        assert!(!message.contains('\n'), "one line: {message}");
-    }
 
     #[test]
     fn command_line_is_well_formed() {

@@ -1,7 +1,7 @@
 //! The router, driven in-process with `tower::ServiceExt::oneshot`: every status code of the
 //! API contract, with the clock pinned so the day counts are exact.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -450,6 +450,10 @@ mod faults {
         fn backend(&self) -> &'static str {
             "fault"
         }
+
+        fn import_batch_size(&self) -> usize {
+            1
+        }
     }
 
     impl Fault {
@@ -494,6 +498,53 @@ mod faults {
         )
         .await;
         assert_eq!(error, "internal error");
+    }
+
+    /// Logs written while `run` runs on this thread, as text lines.
+    async fn logs_of<F: Future<Output = ()>>(run: F) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        run.await;
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The cause of a 500 is logged on a line of its own that names the request, so it can be
+    /// found from the id a client reports; the access line carries the same id.
+    #[tokio::test]
+    async fn a_server_error_is_logged_with_its_cause_and_request_id() {
+        let app = app(Fault::Failed);
+        let logs = logs_of(async {
+            let request = Request::get("/hello/alice")
+                .header("x-request-id", "req-42")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.send(request).await;
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        })
+        .await;
+        let failure = logs
+            .lines()
+            .find(|line| line.contains("request failed"))
+            .unwrap_or_else(|| panic!("no failure line in {logs}"));
+        assert!(failure.contains("ERROR"), "{failure}");
+        assert!(failure.contains("request_id=\"req-42\""), "{failure}");
+        assert!(failure.contains("disk I/O error"), "{failure}");
     }
 
     /// The whole request arrived; the store is what is slow: our fault, so 503, not 408.
@@ -682,6 +733,10 @@ mod operations {
             fn backend(&self) -> &'static str {
                 "fault"
             }
+
+            fn import_batch_size(&self) -> usize {
+                1
+            }
         }
         hello_birthday::store::Instrumented::new(Box::new(Throttled))
     }
@@ -724,11 +779,49 @@ mod operations {
         }
     }
 
+    /// Every operation the served document lists is routed, and every method it does not list
+    /// on a listed path is refused with 405: the document and the router are the same table.
     #[tokio::test]
-    async fn the_openapi_document_covers_every_route_and_status() {
+    async fn the_served_openapi_document_lists_exactly_what_the_router_serves() {
+        // PUT first, so that the GET finds the user: a 404 then can only mean "no such route".
+        const METHODS: [&str; 5] = ["put", "get", "post", "delete", "patch"];
         let app = TestApp::new().await;
         let document = body_json(app.get("/openapi.json").await).await;
         assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(paths.len() >= 5, "{paths:?}");
+        for (template, operations) in paths {
+            let path = template.replace("{username}", "alice");
+            for method in METHODS {
+                let request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&path)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(r#"{"dateOfBirth":"1990-05-01"}"#))
+                    .unwrap();
+                let status = app.send(request).await.status();
+                if operations.get(method).is_some() {
+                    assert!(
+                        status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                        "{method} {template} is documented but answered {status}"
+                    );
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "{method} {template} is not documented"
+                    );
+                }
+            }
+        }
+        let undocumented = app.get("/hello").await.status();
+        assert_eq!(undocumented, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_gives_every_status_of_the_contract() {
+        let app = TestApp::new().await;
+        let document = body_json(app.get("/openapi.json").await).await;
         let hello = &document["paths"]["/hello/{username}"];
         let statuses = |method: &str| -> Vec<String> {
             hello[method]["responses"]
@@ -744,8 +837,14 @@ mod operations {
         for status in ["200", "400", "404", "405", "408", "500", "503"] {
             assert!(statuses("get").contains(&status.to_owned()), "GET {status}");
         }
-        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
-            assert!(document["paths"][path]["get"].is_object(), "{path}");
+        for method in ["put", "get"] {
+            let parameters = hello[method]["parameters"].as_array().expect("parameters");
+            assert_eq!(parameters.len(), 1, "{method}");
+            assert_eq!(parameters[0]["name"], "username");
+            assert_eq!(parameters[0]["in"], "path");
+            assert_eq!(parameters[0]["schema"]["pattern"], "^[A-Za-z]{1,64}$");
+            let error = &hello[method]["responses"]["503"]["content"]["application/json"]["schema"];
+            assert_eq!(error["$ref"], "#/components/schemas/ErrorBody", "{method}");
         }
     }
 }

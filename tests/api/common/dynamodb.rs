@@ -2,7 +2,7 @@
 //! fresh table with a random name for each test, so tests never see each other's data.
 //!
 //! `scripts/check/10-rust.sh` starts one emulator for all test binaries and passes its address
-//! in `HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT`. Without it (plain `cargo test`), each test binary
+//! in `HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT`. Without it (plain `cargo test`), the test binary
 //! starts its own from the venv that script installs. These tests never skip.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,9 +12,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use hello_birthday::store::UserStore;
-use hello_birthday::store::Workload;
-use hello_birthday::store::dynamodb::{DynamoDbStore, TableCreated, config_loader};
+use hello_birthday::store::dynamodb::{DynamoDbStore, config_loader};
+use hello_birthday::store::{Purpose, TableCreated, UserStore};
 
 use super::TestDatabase;
 
@@ -143,13 +142,13 @@ pub fn random_table_name() -> String {
 
 /// A store on `table` at the emulator, configured like production except for the endpoint,
 /// region and credentials.
-pub async fn store_for(table: &str, workload: Workload) -> DynamoDbStore {
-    store_at(endpoint(), table, workload).await
+pub async fn store_for(table: &str, purpose: Purpose) -> DynamoDbStore {
+    store_at(endpoint(), table, purpose).await
 }
 
 /// A store on `table` at any endpoint (also unreachable ones, for failure tests).
-pub async fn store_at(endpoint: &str, table: &str, workload: Workload) -> DynamoDbStore {
-    let config = config_loader(workload)
+pub async fn store_at(endpoint: &str, table: &str, purpose: Purpose) -> DynamoDbStore {
+    let config = config_loader(purpose)
         .expect("SDK config")
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
@@ -165,7 +164,7 @@ pub const SCAN_PAGE_LIMIT: i32 = 50;
 /// Creates a table with a random name and returns a store on it, with small Scan pages.
 pub async fn fresh_store() -> (Arc<dyn UserStore>, String) {
     let table = random_table_name();
-    let store = store_for(&table, Workload::Serve)
+    let store = store_for(&table, Purpose::Serve)
         .await
         .with_scan_page_limit(SCAN_PAGE_LIMIT);
     assert_eq!(

@@ -1,8 +1,10 @@
 //! The production store: one DynamoDB table shared by every task.
 //!
-//! Item shape: `username` (S, partition key), `dateOfBirth` (S, `YYYY-MM-DD`), `updatedAt`
-//! (S, RFC 3339). Reads are strongly consistent, so a `GET` after a `204` sees the write from
-//! any task. Region, credentials and endpoint come from the standard AWS SDK chain.
+//! [`client`] builds the SDK client (TLS, timeouts, retries), [`item`] lays a user out as an
+//! item; this module is the store. Reads are strongly consistent, so a `GET` after a `204`
+//! sees the write from any task of the region (other regions' replicas catch up
+//! asynchronously: docs/dynamodb.md). Region, credentials and endpoint come from the
+//! standard AWS SDK chain.
 //!
 //! Readiness reflects the data plane only: a serving store records each successful read or
 //! write, and a background probe (an eventually consistent `GetItem` of a key no user can
@@ -11,6 +13,9 @@
 //! called on the serving path: it is rate-limited, logged as a management event, and a
 //! throttle there says nothing about whether reads and writes work.
 
+mod client;
+mod item;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -18,29 +23,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use async_trait::async_trait;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
     ScalarAttributeType, TableStatus, WriteRequest,
 };
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{BoxError, Health, StoreError, User, UserPages, UserScan, UserStore};
-use crate::domain::{BirthDate, IsoDate, Username};
+use self::item::{DATE_OF_BIRTH, USERNAME};
+use super::{
+    BoxError, Health, Purpose, StoreError, TableCreated, User, UserPages, UserScan, UserStore,
+    updated_at_now,
+};
+use crate::domain::{BirthDate, Username};
 
-const USERNAME: &str = "username";
-const DATE_OF_BIRTH: &str = "dateOfBirth";
-const UPDATED_AT: &str = "updatedAt";
+pub use client::{config_loader, mozilla_roots_pem, sdk_config};
 
+/// Users per `put_many` in an import: 100 `BatchWriteItem` calls, written concurrently.
+/// Smaller than SQLite's, because DynamoDB has no commit to amortise and an operator's
+/// progress bar should move every second.
+const IMPORT_BATCH: usize = 2_500;
 /// DynamoDB's limit of items in one `BatchWriteItem` call.
 const BATCH_WRITE_LIMIT: usize = 25;
 /// `BatchWriteItem` calls in flight at once within one `put_many`: enough to keep a bulk import
@@ -72,105 +77,6 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "TransactionInProgressException",
 ];
-
-/// How patient the client is. Both profiles fail well before a caller would give up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
-    /// Serving HTTP requests: answer 503 quickly rather than hold the request past the
-    /// service's own request timeout (10 s by default) or a readiness probe's deadline.
-    Serve,
-    /// Import and export run by an operator: ride out throttling on a busy table.
-    Bulk,
-}
-
-impl Workload {
-    fn timeouts(self) -> TimeoutConfig {
-        let (attempt, operation) = match self {
-            // One slow attempt is abandoned after 2 s; with retries the whole call stays
-            // under 5 s, half the default request timeout.
-            Workload::Serve => (Duration::from_secs(2), Duration::from_secs(5)),
-            // A 1 MB Scan page or a 25-item batch on a throttled table can take a while.
-            Workload::Bulk => (Duration::from_secs(10), Duration::from_secs(60)),
-        };
-        TimeoutConfig::builder()
-            // Inside one region a TCP + TLS handshake takes milliseconds; a second means trouble.
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(attempt)
-            .operation_timeout(operation)
-            .build()
-    }
-
-    fn retries(self) -> RetryConfig {
-        match self {
-            // The SDK's defaults start backing off at 1 s, too slow for an interactive request.
-            Workload::Serve => RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(50))
-                .with_max_backoff(Duration::from_secs(1)),
-            Workload::Bulk => RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(5)),
-        }
-    }
-}
-
-/// The Mozilla root certificates compiled into the binary, as one PEM bundle.
-///
-/// The service ships in an image with no CA files, so it must not depend on the host's trust
-/// store; compiling the roots in also means the certificates DynamoDB presents are checked
-/// against a list that only changes when we rebuild.
-pub fn mozilla_roots_pem() -> String {
-    let mut pem = String::new();
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = aws_smithy_types::base64::encode(cert.as_ref());
-        // Base64 is ASCII, so splitting at any byte offset is safe.
-        for line in encoded.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    pem
-}
-
-/// The SDK's HTTP client: rustls with ring (no C toolchain beyond `cc`, links statically) and
-/// only the compiled-in roots; the host's CA files are never read.
-fn http_client() -> anyhow::Result<SharedHttpClient> {
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(mozilla_roots_pem());
-    let context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .context("cannot set up TLS for DynamoDB")?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https())
-}
-
-/// The standard chain for region, credentials and endpoint, with our timeouts, retries and
-/// HTTP client. Tests override the endpoint, region and credentials before loading.
-pub fn config_loader(workload: Workload) -> anyhow::Result<ConfigLoader> {
-    Ok(aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client()?)
-        .timeout_config(workload.timeouts())
-        .retry_config(workload.retries()))
-}
-
-/// Loads the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, the
-/// credential chain including the ECS task role).
-pub async fn sdk_config(workload: Workload) -> anyhow::Result<SdkConfig> {
-    let config = config_loader(workload)?.load().await;
-    // Without a region the SDK would fail every request; say so once, at start.
-    anyhow::ensure!(
-        config.region().is_some(),
-        "no AWS region configured: set AWS_REGION (or a profile's region)"
-    );
-    Ok(config)
-}
 
 /// When a data-plane call last succeeded, as milliseconds since `epoch` plus one (0: never).
 pub struct DataPlane {
@@ -234,12 +140,12 @@ impl Drop for DynamoDbStore {
 impl DynamoDbStore {
     /// Builds a client for `table`. The service starts even while the table is unreachable:
     /// a serving store waits briefly for its first readiness probe, never fails on it.
-    pub async fn connect(table: &str, workload: Workload) -> anyhow::Result<Self> {
-        let config = sdk_config(workload).await?;
+    pub async fn connect(table: &str, purpose: Purpose) -> anyhow::Result<Self> {
+        let config = sdk_config(purpose).await?;
         let store = Self::new(Client::new(&config), table);
-        Ok(match workload {
-            Workload::Serve => store.with_readiness_probe().await,
-            Workload::Bulk => store,
+        Ok(match purpose {
+            Purpose::Serve => store.with_readiness_probe().await,
+            Purpose::Bulk => store,
         })
     }
 
@@ -367,7 +273,7 @@ impl DynamoDbStore {
             .iter()
             .map(|user| {
                 let put = PutRequest::builder()
-                    .set_item(Some(item(user, updated_at)))
+                    .set_item(Some(item::encode(user, updated_at)))
                     .build()
                     .map_err(StoreError::failed)?;
                 Ok(WriteRequest::builder().put_request(put).build())
@@ -446,13 +352,6 @@ impl Probe {
     }
 }
 
-/// What `create-table` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableCreated {
-    Created,
-    AlreadyExisted,
-}
-
 /// A failed call, with the operation and table named so logs point at the cause.
 #[derive(Debug)]
 struct Failure {
@@ -478,54 +377,6 @@ impl std::error::Error for Failure {
 fn jitter() -> f64 {
     let bits = RandomState::new().hash_one(0u8);
     (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn item(user: &User, updated_at: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (
-            USERNAME.to_owned(),
-            AttributeValue::S(user.username.as_str().to_owned()),
-        ),
-        (
-            DATE_OF_BIRTH.to_owned(),
-            AttributeValue::S(user.birth_date.to_string()),
-        ),
-        (
-            UPDATED_AT.to_owned(),
-            AttributeValue::S(updated_at.to_owned()),
-        ),
-    ])
-}
-
-fn string_attribute<'a>(
-    item: &'a HashMap<String, AttributeValue>,
-    name: &str,
-) -> Result<&'a str, StoreError> {
-    item.get(name)
-        .and_then(|value| value.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| StoreError::failed(format!("stored item has no string attribute {name}")))
-}
-
-fn decode_birth_date(item: &HashMap<String, AttributeValue>) -> Result<BirthDate, StoreError> {
-    let date = string_attribute(item, DATE_OF_BIRTH)?;
-    IsoDate::parse(date)
-        .map(BirthDate::recorded)
-        .map_err(|e| StoreError::failed(format!("stored date {date:?} is invalid: {e}")))
-}
-
-fn decode(item: &HashMap<String, AttributeValue>) -> Result<User, StoreError> {
-    let name = string_attribute(item, USERNAME)?;
-    let username = Username::parse(name)
-        .map_err(|e| StoreError::failed(format!("stored username {name:?} is invalid: {e}")))?;
-    Ok(User {
-        username,
-        birth_date: decode_birth_date(item)?,
-    })
 }
 
 /// Keeps the last write of each username, in order: `BatchWriteItem` rejects a batch that
@@ -567,7 +418,7 @@ impl UserScan for DynamoDbStore {
         .map(|page| {
             let page = page.map_err(|e| self.classify("Scan", e))?;
             self.succeeded();
-            page.items().iter().map(decode).collect()
+            page.items().iter().map(item::user).collect()
         })
         .boxed()
     }
@@ -579,7 +430,7 @@ impl UserStore for DynamoDbStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item(user, &now_rfc3339())))
+            .set_item(Some(item::encode(user, &updated_at_now())))
             .send()
             .await
             .map_err(|e| self.classify("PutItem", e))?;
@@ -588,7 +439,7 @@ impl UserStore for DynamoDbStore {
     }
 
     async fn put_many(&self, users: &[User]) -> Result<(), StoreError> {
-        let updated_at = now_rfc3339();
+        let updated_at = updated_at_now();
         let unique = last_write_wins(users);
         // Owned chunks keep the stream's closure free of borrowed-slice lifetimes, which the
         // `Send` future that `async_trait` needs cannot express.
@@ -618,7 +469,7 @@ impl UserStore for DynamoDbStore {
             .await
             .map_err(|e| self.classify("GetItem", e))?;
         self.succeeded();
-        output.item.as_ref().map(decode_birth_date).transpose()
+        output.item.as_ref().map(item::birth_date).transpose()
     }
 
     fn health(&self) -> Health {
@@ -635,11 +486,16 @@ impl UserStore for DynamoDbStore {
     fn backend(&self) -> &'static str {
         "dynamodb"
     }
+
+    fn import_batch_size(&self) -> usize {
+        IMPORT_BATCH
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::IsoDate;
 
     fn user(name: &str, date: &str) -> User {
         User {
@@ -657,26 +513,6 @@ mod tests {
         ];
         let unique = last_write_wins(&users);
         assert_eq!(unique, [&users[2], &users[1]]);
-    }
-
-    #[test]
-    fn compiled_in_roots_form_a_parsable_pem_bundle() {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        let bundle = mozilla_roots_pem();
-        let parsed: Vec<_> = CertificateDer::pem_slice_iter(bundle.as_bytes())
-            .collect::<Result<_, _>>()
-            .expect("valid PEM");
-        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
-        assert!(
-            parsed.len() > 100,
-            "Mozilla ships well over 100 roots, got {}",
-            parsed.len()
-        );
-        assert_eq!(
-            parsed[0].as_ref(),
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref()
-        );
     }
 
     #[test]
@@ -700,21 +536,5 @@ mod tests {
             let j = jitter();
             assert!((0.0..1.0).contains(&j), "{j}");
         }
-    }
-
-    #[test]
-    fn timeouts_and_retries_are_explicit() {
-        for workload in [Workload::Serve, Workload::Bulk] {
-            let timeouts = workload.timeouts();
-            assert!(timeouts.connect_timeout().is_some());
-            assert!(timeouts.operation_attempt_timeout().is_some());
-            assert!(timeouts.operation_timeout().is_some());
-            assert!(workload.retries().has_retry());
-        }
-        let serve = Workload::Serve.timeouts().operation_timeout().unwrap();
-        assert!(
-            serve < Duration::from_secs(10),
-            "must fail before the default request timeout"
-        );
     }
 }

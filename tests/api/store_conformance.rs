@@ -2,7 +2,7 @@
 //! file and DynamoDB on a local emulator. A new backend gets the same suite by adding one line
 //! at the bottom.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use futures::future::join_all;
 use hello_birthday::domain::{BirthDate, IsoDate, Username};
-use hello_birthday::store::{Health, StoreError, User, UserStore, Workload};
+use hello_birthday::store::{Health, Purpose, StoreError, User, UserStore};
 
 fn name(text: &str) -> Username {
     Username::parse(text).expect("test names are valid")
@@ -24,19 +24,6 @@ fn user(username: &str, date: &str) -> User {
     User {
         username: name(username),
         birth_date: born(date),
-    }
-}
-
-/// A distinct valid name for each index: letters only, so digits are spelled out.
-fn nth_name(i: usize) -> String {
-    let mut name = String::from("user");
-    let mut n = i;
-    loop {
-        name.push((b'a' + (n % 26) as u8) as char);
-        n /= 26;
-        if n == 0 {
-            break name;
-        }
     }
 }
 
@@ -138,7 +125,9 @@ pub async fn concurrent_writers_to_one_key_leave_one_of_their_values(store: &dyn
 }
 
 pub async fn concurrent_writers_to_many_keys_all_land(store: &dyn UserStore) {
-    let writes: Vec<User> = (0..100).map(|i| user(&nth_name(i), &nth_date(i))).collect();
+    let writes: Vec<User> = (0..100)
+        .map(|i| user(&common::nth_name(i), &nth_date(i)))
+        .collect();
     let outcomes = join_all(writes.iter().map(|u| store.put(u))).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
     let reads = join_all(writes.iter().map(|u| store.get(&u.username))).await;
@@ -155,21 +144,25 @@ pub async fn concurrent_writers_to_many_keys_all_land(store: &dyn UserStore) {
 
 pub async fn put_many_is_idempotent_and_last_write_wins(store: &dyn UserStore) {
     // More than one DynamoDB batch (25), with a name repeated across batches.
-    let mut users: Vec<User> = (0..60).map(|i| user(&nth_name(i), &nth_date(i))).collect();
-    users.push(user(&nth_name(3), "2001-01-01"));
+    let mut users: Vec<User> = (0..60)
+        .map(|i| user(&common::nth_name(i), &nth_date(i)))
+        .collect();
+    users.push(user(&common::nth_name(3), "2001-01-01"));
     store.put_many(&users).await.expect("first put_many");
     let first = contents(store).await;
     store.put_many(&users).await.expect("second put_many");
     assert_eq!(contents(store).await, first);
     assert_eq!(first.len(), 60);
-    assert_eq!(first[&nth_name(3)], "2001-01-01");
+    assert_eq!(first[&common::nth_name(3)], "2001-01-01");
     store.put_many(&[]).await.expect("an empty batch is fine");
     assert_eq!(contents(store).await, first);
 }
 
 pub async fn scan_returns_exactly_what_was_written(store: &dyn UserStore) {
     assert!(contents(store).await.is_empty());
-    let users: Vec<User> = (0..130).map(|i| user(&nth_name(i), &nth_date(i))).collect();
+    let users: Vec<User> = (0..130)
+        .map(|i| user(&common::nth_name(i), &nth_date(i)))
+        .collect();
     store.put_many(&users[..70]).await.expect("put_many");
     for u in &users[70..] {
         store.put(u).await.expect("put");
@@ -185,7 +178,7 @@ pub async fn scan_returns_exactly_what_was_written(store: &dyn UserStore) {
 /// several, and together they must hold every user exactly once.
 pub async fn scan_hands_over_a_large_table_in_several_pages(store: &dyn UserStore) {
     let users: Vec<User> = (0..2500)
-        .map(|i| user(&nth_name(i), &nth_date(i)))
+        .map(|i| user(&common::nth_name(i), &nth_date(i)))
         .collect();
     store.put_many(&users).await.expect("put_many");
     let pages = pages(store).await;
@@ -205,38 +198,20 @@ pub async fn is_ready_once_it_has_served(store: &dyn UserStore) {
     assert_eq!(store.health(), Health::Ready);
 }
 
-macro_rules! conformance_suite {
-    ($backend:ident, $fresh:expr) => {
-        mod $backend {
-            use super::*;
-
-            macro_rules! case {
-                ($test:ident) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $test() {
-                        let (store, _keep) = $fresh;
-                        super::$test(store.as_ref()).await;
-                        store.close().await;
-                    }
-                };
-            }
-
-            case!(creates_a_user_and_reads_it_back);
-            case!(replaces_an_existing_user);
-            case!(reading_a_missing_user_is_none_not_an_error);
-            case!(names_that_differ_only_in_case_are_different_users);
-            case!(concurrent_writers_to_one_key_leave_one_of_their_values);
-            case!(concurrent_writers_to_many_keys_all_land);
-            case!(put_many_is_idempotent_and_last_write_wins);
-            case!(scan_returns_exactly_what_was_written);
-            case!(scan_hands_over_a_large_table_in_several_pages);
-            case!(is_ready_once_it_has_served);
-        }
-    };
-}
-
-conformance_suite!(sqlite, common::sqlite_store().await);
-conformance_suite!(dynamodb, common::dynamodb::fresh_store().await);
+per_backend!(
+    store: [
+        creates_a_user_and_reads_it_back,
+        replaces_an_existing_user,
+        reading_a_missing_user_is_none_not_an_error,
+        names_that_differ_only_in_case_are_different_users,
+        concurrent_writers_to_one_key_leave_one_of_their_values,
+        concurrent_writers_to_many_keys_all_land,
+        put_many_is_idempotent_and_last_write_wins,
+        scan_returns_exactly_what_was_written,
+        scan_hands_over_a_large_table_in_several_pages,
+        is_ready_once_it_has_served,
+    ],
+);
 
 /// Failures particular to a networked store: they must become `Unavailable` (503 with
 /// Retry-After) quickly, never a hang or a 500.
@@ -261,7 +236,7 @@ mod dynamodb_failures {
         let store = store_at(
             &format!("http://127.0.0.1:{port}"),
             &random_table_name(),
-            Workload::Serve,
+            Purpose::Serve,
         )
         .await;
         assert_unavailable(store.get(&name("alice")).await);
@@ -285,7 +260,7 @@ mod dynamodb_failures {
         let store = store_at(
             &format!("http://{address}"),
             &random_table_name(),
-            Workload::Serve,
+            Purpose::Serve,
         )
         .await;
         let started = Instant::now();
@@ -308,9 +283,9 @@ mod dynamodb_failures {
     async fn readiness_recovers_without_a_restart_when_dynamodb_comes_back() {
         let moto = common::dynamodb::PrivateMoto::start();
         let table = random_table_name();
-        let admin = store_at(&moto.endpoint(), &table, Workload::Serve).await;
+        let admin = store_at(&moto.endpoint(), &table, Purpose::Serve).await;
         admin.create_table().await.expect("create table");
-        let store = store_at(&moto.endpoint(), &table, Workload::Serve)
+        let store = store_at(&moto.endpoint(), &table, Purpose::Serve)
             .await
             .with_readiness_probe()
             .await;
@@ -350,7 +325,7 @@ mod dynamodb_failures {
 
     #[tokio::test]
     async fn a_missing_table_fails_readiness() {
-        let store = common::dynamodb::store_for(&random_table_name(), Workload::Serve)
+        let store = common::dynamodb::store_for(&random_table_name(), Purpose::Serve)
             .await
             .with_readiness_probe()
             .await;
@@ -362,11 +337,11 @@ mod dynamodb_failures {
 /// What SQLite's file on disk may go through while a process has it open.
 mod sqlite_files {
     use super::*;
-    use hello_birthday::store::Missing;
+    use hello_birthday::store::StoreOptions;
     use hello_birthday::store::sqlite::SqliteStore;
 
     async fn open(path: &std::path::Path) -> SqliteStore {
-        SqliteStore::open(path, 100, Missing::Create)
+        SqliteStore::open(path, StoreOptions::serve(std::num::NonZeroUsize::new(100)))
             .await
             .expect("open SQLite")
     }
@@ -467,7 +442,7 @@ mod sqlite_files {
         let (store, _dir) = common::sqlite_store().await;
         let users: Vec<User> = (0..2500)
             .rev()
-            .map(|i| user(&nth_name(i), &nth_date(i)))
+            .map(|i| user(&common::nth_name(i), &nth_date(i)))
             .collect();
         store.put_many(&users).await.expect("put_many");
         store.put(&user("Zed", "1990-05-01")).await.expect("put");

@@ -131,6 +131,23 @@ impl RunningServer {
             .expect("wait for the server")
     }
 
+    /// Waits until the server has logged a line whose message starts with `prefix`: the exact
+    /// moment a step of its shutdown sequence happened, instead of a guess with a sleep.
+    pub async fn logged(&self, prefix: &str) {
+        let deadline = tokio::time::Instant::now() + EXIT_TIMEOUT;
+        while !self.log_entries().iter().any(|entry| {
+            entry["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with(prefix))
+        }) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never logged {prefix:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Every stdout line so far, parsed as JSON (the binary logs JSON by default).
     pub fn log_entries(&self) -> Vec<serde_json::Value> {
         self.logs

@@ -1,12 +1,12 @@
 //! Black-box tests of the built binary: lifecycle, durability and concurrency, run once per
 //! store backend with the same expectations.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::server::{self, BINARY, RunningServer};
-use common::{SqliteDatabase, TestDatabase};
+use crate::common::server::{self, BINARY, RunningServer};
+use crate::common::{SqliteDatabase, TestDatabase};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,19 +61,6 @@ async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> S
         .status()
 }
 
-/// A user name made of letters only, distinct for every `n`.
-fn letters(n: usize) -> String {
-    let mut name = String::from("user");
-    let mut rest = n;
-    loop {
-        name.push((b'a' + (rest % 26) as u8) as char);
-        rest /= 26;
-        if rest == 0 {
-            return name;
-        }
-    }
-}
-
 pub async fn data_survives_a_restart(database: &dyn TestDatabase) {
     let http = client();
     let mut first = server::start(database, &[]).await;
@@ -94,7 +81,7 @@ pub async fn acknowledged_writes_survive_kill_9(database: &dyn TestDatabase) {
     let http = client();
     let mut doomed = server::start(database, &[]).await;
     let writes = (0..50).map(|n| {
-        let (http, doomed, user) = (&http, &doomed, letters(n));
+        let (http, doomed, user) = (&http, &doomed, common::nth_name(n));
         async move { (put(http, doomed, &user, "1991-02-03").await, user) }
     });
     let acknowledged: Vec<String> = join_all(writes)
@@ -131,10 +118,11 @@ pub async fn a_request_in_flight_at_sigterm_completes_and_the_process_exits_0(
         .write_all(&body[..10])
         .await
         .expect("send half the body");
+    // Nothing observable says the server has parsed the head; a moment on loopback does.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     running.terminate();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.logged("no longer accepting connections").await;
     stream.write_all(&body[10..]).await.expect("send the rest");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.expect("read answer");
@@ -150,7 +138,7 @@ pub async fn readiness_fails_during_the_drain_delay_while_requests_are_still_ser
     let mut running = server::start(database, &["--drain-delay", "2s"]).await;
     assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
     running.terminate();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.logged("shutting down").await;
     assert_eq!(
         status(&http, &running, "/readyz").await,
         StatusCode::SERVICE_UNAVAILABLE
@@ -170,7 +158,7 @@ pub async fn two_hundred_concurrent_puts_all_land(database: &dyn TestDatabase) {
     let writes = (0..200).map(|n| {
         let running = &running;
         async move {
-            let user = letters(n);
+            let user = common::nth_name(n);
             let date = format!("19{:02}-0{}-1{}", n % 100, 1 + n % 9, n % 10);
             (put(&client(), running, &user, &date).await, user, date)
         }
@@ -254,35 +242,18 @@ pub async fn healthcheck_subcommand_reports_liveness(database: &dyn TestDatabase
     assert!(!unreachable.status.success());
 }
 
-/// Instantiates every black-box test above for one backend.
-#[macro_export]
-macro_rules! binary_tests_for {
-    ($backend:ident, $database:expr) => {
-        $crate::binary_tests_for!($backend, $database, [
-            data_survives_a_restart,
-            acknowledged_writes_survive_kill_9,
-            a_request_in_flight_at_sigterm_completes_and_the_process_exits_0,
-            readiness_fails_during_the_drain_delay_while_requests_are_still_served,
-            two_hundred_concurrent_puts_all_land,
-            access_logs_are_json_with_route_status_and_request_id,
-            a_client_that_stalls_mid_headers_is_disconnected,
-            healthcheck_subcommand_reports_liveness,
-        ]);
-    };
-    ($backend:ident, $database:expr, [$($test:ident),* $(,)?]) => {
-        mod $backend {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(&$database).await;
-                }
-            )*
-        }
-    };
-}
-
-binary_tests_for!(sqlite, SqliteDatabase::fresh().await);
+per_backend!(
+    database: [
+        data_survives_a_restart,
+        acknowledged_writes_survive_kill_9,
+        a_request_in_flight_at_sigterm_completes_and_the_process_exits_0,
+        readiness_fails_during_the_drain_delay_while_requests_are_still_served,
+        two_hundred_concurrent_puts_all_land,
+        access_logs_are_json_with_route_status_and_request_id,
+        a_client_that_stalls_mid_headers_is_disconnected,
+        healthcheck_subcommand_reports_liveness,
+    ],
+);
 
 /// Several processes may share one SQLite file (a rolling deploy on one host). Each caches
 /// what it reads, yet none may answer from its cache once another has acknowledged a write.
@@ -326,7 +297,6 @@ fn expected_greeting(user: &str, date: &str, today: chrono::NaiveDate) -> String
     let birth_date = BirthDate::recorded(IsoDate::parse(date).unwrap());
     Greeting::new(Username::parse(user).unwrap(), birth_date, today).to_string()
 }
-binary_tests_for!(dynamodb, common::dynamodb::DynamoDbDatabase::fresh().await);
 
 /// Configuration mistakes stop the process at once with one line on stderr, never a panic.
 mod bad_configuration {
@@ -664,7 +634,7 @@ mod lifecycle {
         let database = SqliteDatabase::fresh().await;
         let mut running = server::start(&database, &["--drain-delay", "30s"]).await;
         running.terminate();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        running.logged("shutting down").await;
         running.signal(libc::SIGINT);
         let status = tokio::time::timeout(Duration::from_secs(5), running.wait_exit())
             .await
@@ -712,7 +682,7 @@ mod store_health {
 
     use super::*;
     use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
-    use hello_birthday::store::Workload;
+    use hello_birthday::store::Purpose;
 
     /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
     async fn status_becomes(
@@ -857,7 +827,7 @@ mod store_health {
     async fn dynamodb_readiness_ignores_the_control_plane_and_follows_the_data_plane() {
         let moto = PrivateMoto::start();
         let table = random_table_name();
-        store_at(&moto.endpoint(), &table, Workload::Serve)
+        store_at(&moto.endpoint(), &table, Purpose::Serve)
             .await
             .create_table()
             .await
@@ -872,7 +842,7 @@ mod store_health {
         assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
 
         proxy.deny_describe_table();
-        let through_proxy = store_at(&proxy.endpoint(), &table, Workload::Serve).await;
+        let through_proxy = store_at(&proxy.endpoint(), &table, Purpose::Serve).await;
         assert!(
             through_proxy.create_table().await.is_err(),
             "DescribeTable is refused"
