@@ -85,6 +85,14 @@ pub struct Flusher {
 }
 
 pub fn batched_stdout(format: LogFormat) -> io::Result<(BatchedStdout, FlushOnDrop)> {
+    batched(io::stdout(), format)
+}
+
+/// Like [`batched_stdout`], writing to `out` (the seam the tests use).
+fn batched(
+    mut out: impl Write + Send + 'static,
+    format: LogFormat,
+) -> io::Result<(BatchedStdout, FlushOnDrop)> {
     let shared = Arc::new(Shared {
         buffers: std::array::from_fn(|_| Mutex::new(Vec::with_capacity(WAKE_AT_BYTES))),
         writer_thread: OnceLock::new(),
@@ -95,7 +103,7 @@ pub fn batched_stdout(format: LogFormat) -> io::Result<(BatchedStdout, FlushOnDr
     let worker = shared.clone();
     let thread = std::thread::Builder::new()
         .name("log-writer".into())
-        .spawn(move || write_batches(&worker, &mut io::stdout(), format))?;
+        .spawn(move || write_batches(&worker, &mut out, format))?;
     let _ = shared.writer_thread.set(thread.thread().clone());
     Ok((
         BatchedStdout {
@@ -219,5 +227,126 @@ impl<'a> MakeWriter<'a> for BatchedStdout {
         LineWriter {
             shared: &self.shared,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Condvar;
+
+    use super::*;
+
+    /// An in-memory stdout that can be stalled, as a log shipper that stops reading would.
+    #[derive(Clone, Default)]
+    struct Sink {
+        written: Arc<Mutex<Vec<u8>>>,
+        stalled: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Sink {
+        fn stall(&self, stalled: bool) {
+            let (lock, changed) = &*self.stalled;
+            *lock.lock().unwrap() = stalled;
+            changed.notify_all();
+        }
+
+        fn text(&self) -> String {
+            String::from_utf8(self.written.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let (lock, changed) = &*self.stalled;
+            let _open = changed
+                .wait_while(lock.lock().unwrap(), |stalled| *stalled)
+                .unwrap();
+            self.written.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn log(writers: &BatchedStdout, line: &str) {
+        writers.make_writer().write_all(line.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn every_line_from_every_thread_is_written_whole_by_exit() {
+        let sink = Sink::default();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..12 {
+                let writers = &writers;
+                scope.spawn(move || {
+                    for line in 0..500 {
+                        log(writers, &format!("thread {thread} line {line}\n"));
+                    }
+                });
+            }
+        });
+        drop(guard);
+        let text = sink.text();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        let mut expected: Vec<String> = (0..12)
+            .flat_map(|t| (0..500).map(move |l| format!("thread {t} line {l}")))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn a_flush_pushes_buffered_lines_out_while_logging_goes_on() {
+        let sink = Sink::default();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        log(&writers, "before the flush\n");
+        guard.flusher().flush_within(Duration::from_secs(10));
+        assert_eq!(sink.text(), "before the flush\n");
+        log(&writers, "after it\n");
+        drop(guard);
+        assert_eq!(sink.text(), "before the flush\nafter it\n");
+    }
+
+    #[test]
+    fn lines_beyond_the_memory_bound_are_dropped_counted_and_reported() {
+        let sink = Sink::default();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        sink.stall(true);
+        // The writer may be blocked on the first batch; what follows has to wait in memory.
+        log(&writers, "first\n");
+        guard.flusher().flush_within(Duration::from_millis(300));
+        let line = "x".repeat(1023) + "\n";
+        let lines = 2 * MAX_BUFFERED_BYTES / SHARDS / line.len();
+        for _ in 0..lines {
+            log(&writers, &line);
+        }
+        sink.stall(false);
+        drop(guard);
+        let text = sink.text();
+        let kept = text.lines().filter(|l| l.starts_with('x')).count();
+        assert!(kept < lines, "{kept} of {lines} kept: nothing was dropped");
+        let report = text
+            .lines()
+            .find(|l| l.contains("log lines dropped"))
+            .expect("a line reports the drop");
+        let report: serde_json::Value = serde_json::from_str(report).unwrap();
+        assert_eq!(report["dropped"].as_u64(), Some((lines - kept) as u64));
+    }
+
+    #[test]
+    fn exit_is_not_held_up_by_a_stdout_that_never_drains() {
+        let sink = Sink::default();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Pretty).unwrap();
+        sink.stall(true);
+        log(&writers, "stuck\n");
+        let started = Instant::now();
+        drop(guard);
+        // A bound, not a benchmark: without it the drop would wait forever.
+        assert!(started.elapsed() < 3 * crate::lifecycle::LOG_FLUSH_DEADLINE);
+        sink.stall(false);
     }
 }
