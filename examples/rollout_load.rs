@@ -16,6 +16,9 @@
 //! and `requests.csv` (start in ms since the Unix epoch, latency in µs, 1 if the request failed), from
 //! which the harness computes latency percentiles for any time window.
 
+#[path = "../tests/api/common/names.rs"]
+mod names;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -98,20 +101,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
     }
-}
-
-/// Usernames are letters only, so numbers are spelled in base 26.
-fn letters(mut n: u64) -> String {
-    let mut out = Vec::new();
-    loop {
-        out.push(b'a' + u8::try_from(n % 26).unwrap_or(0));
-        n /= 26;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A different past date for every write, so a stale value cannot pass for the latest one.
@@ -197,7 +186,7 @@ async fn worker(id: u64, args: Arc<Args>, start: Instant, stop: Arc<AtomicBool>)
         next += period;
 
         let slot = rng.below(KEYS_PER_WORKER) as usize;
-        let username = format!("w{}k{}", letters(id), letters(slot as u64));
+        let username = names::nth_name((id * KEYS_PER_WORKER) as usize + slot);
         let write = rng.below(100) < PUT_PERCENT || !written[slot];
         let ghost = !write && rng.below(100) < GHOST_PERCENT;
         if write && retired[slot] {
@@ -217,7 +206,11 @@ async fn worker(id: u64, args: Arc<Args>, start: Instant, stop: Arc<AtomicBool>)
             (request, Some(date))
         } else {
             let target = if ghost {
-                format!("ghost{}x{}", letters(id), letters(rng.below(1 << 20)))
+                format!(
+                    "ghost{}x{}",
+                    names::letters(id),
+                    names::letters(rng.below(1 << 20))
+                )
             } else {
                 username.clone()
             };

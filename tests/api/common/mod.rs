@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests: fixtures per backend, the binary, names and dates.
 
 pub mod dynamodb;
+mod names;
 pub mod server;
+
+pub use names::nth_name;
 
 use std::sync::Arc;
 
@@ -77,19 +80,6 @@ impl SqliteDatabase {
 impl TestDatabase for SqliteDatabase {
     fn url(&self) -> String {
         format!("sqlite://{}", self.path().display())
-    }
-}
-
-/// A distinct valid username for each `n` (letters only, so the number is spelled in letters).
-pub fn nth_name(n: usize) -> String {
-    let mut name = String::from("user");
-    let mut rest = n;
-    loop {
-        name.push(char::from(b'a' + (rest % 26) as u8));
-        rest /= 26;
-        if rest == 0 {
-            return name;
-        }
     }
 }
 
