@@ -3,6 +3,7 @@
 Sources: the Terraform (alarm descriptions), the monitoring rules, the workflows, their scripts and the docs
 themselves, so an alarm never sends someone to a missing section. Called by scripts/check/60-workflows.sh.
 """
+
 import pathlib, re, sys
 
 root = pathlib.Path(".")
@@ -33,9 +34,18 @@ def anchors(path: pathlib.Path) -> set:
     return found
 
 
-sources = [p for pattern in ("deploy/terraform/**/*.tf", "deploy/monitoring/**/*.yml", ".github/**/*.yml", ".github/**/*.sh",
-                             "docs/**/*.md")
-           for p in root.glob(pattern) if ".terraform" not in p.parts]
+sources = [
+    p
+    for pattern in (
+        "deploy/terraform/**/*.tf",
+        "deploy/monitoring/**/*.yml",
+        ".github/**/*.yml",
+        ".github/**/*.sh",
+        "docs/**/*.md",
+    )
+    for p in root.glob(pattern)
+    if ".terraform" not in p.parts
+]
 # "runbook_url}#anchor" is how the Terraform spells a link to docs/operations/runbook.md.
 link = re.compile(r"(docs/operations/)?([A-Za-z0-9_-]+\.md|runbook_url\})#([A-Za-z0-9_-]+)")
 missing, checked = [], 0

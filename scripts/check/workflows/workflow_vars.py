@@ -2,6 +2,7 @@
 is read by a workflow, and every Terraform output a row names exists in the root(s) it names (run from the
 repository root). Called by scripts/check/60-workflows.sh.
 """
+
 import pathlib, re, sys
 
 used = {}
@@ -17,9 +18,15 @@ for wf in sorted(pathlib.Path(".github/workflows").glob("*.yml")):
         for suffix in suffixes:
             used.setdefault(prefix + suffix, wf.name)
 
-roots = {"staging": "deploy/terraform/environments/staging", "production": "deploy/terraform/environments/production",
-         "bootstrap": "deploy/terraform/bootstrap"}
-outputs = {r: set(re.findall(r'^output\s+"([^"]+)"', pathlib.Path(d, "outputs.tf").read_text(), re.M)) for r, d in roots.items()}
+roots = {
+    "staging": "deploy/terraform/environments/staging",
+    "production": "deploy/terraform/environments/production",
+    "bootstrap": "deploy/terraform/bootstrap",
+}
+outputs = {
+    r: set(re.findall(r'^output\s+"([^"]+)"', pathlib.Path(d, "outputs.tf").read_text(), re.M))
+    for r, d in roots.items()
+}
 
 doc = pathlib.Path("docs/operations/deployments.md")
 section = doc.read_text().split("## GitHub configuration", 1)[1].split("\n## ", 1)[0]
@@ -46,7 +53,9 @@ for name, (root_cell, value) in sorted(rows.items()):
         if root not in outputs:
             problems.append(f"{doc}: {name}: unknown root '{root}' (one of {', '.join(roots)})")
         elif output.group(1) not in outputs[root]:
-            problems.append(f"{doc}: {name} <- output {output.group(1)}, which {roots[root]}/outputs.tf does not declare")
+            problems.append(
+                f"{doc}: {name} <- output {output.group(1)}, which {roots[root]}/outputs.tf does not declare"
+            )
 for p in problems:
     print(p, file=sys.stderr)
 print(f"{len(used)} workflow variables, {len(rows)} documented, {len(problems)} problems")

@@ -25,8 +25,14 @@ SKIP = re.compile(r"#parliament:skip=([A-Z_]+):(.{20,})")
 # AWS's definition of those: a trust policy has no Resource (the role is the resource), and in a key, bucket, topic
 # or endpoint policy Resource "*" means the resource the policy is attached to, not every resource.
 NOT_FOR_TRUST_POLICIES = {"MALFORMED": "Statement contains neither Resource nor NotResource"}
-RESOURCE_POLICIES = {"aws_kms_key", "aws_s3_bucket_policy", "aws_sns_topic", "aws_sns_topic_policy", "aws_vpc_endpoint",
-                     "aws_ecr_repository_policy"}
+RESOURCE_POLICIES = {
+    "aws_kms_key",
+    "aws_s3_bucket_policy",
+    "aws_sns_topic",
+    "aws_sns_topic_policy",
+    "aws_vpc_endpoint",
+    "aws_ecr_repository_policy",
+}
 
 
 def identity_only(finding, resource_type, attribute):
@@ -63,8 +69,11 @@ def main(roots):
                 problems.append(f"{where}: {finding.issue} ({finding.severity}): {finding.title}: {finding.detail}")
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"parliament {parliament.__version__}: {checked} policy documents, {len(problems)} findings, "
-          f"{accepted} accepted by #parliament:skip", file=sys.stderr)
+    print(
+        f"parliament {parliament.__version__}: {checked} policy documents, {len(problems)} findings, "
+        f"{accepted} accepted by #parliament:skip",
+        file=sys.stderr,
+    )
     if checked == 0:
         sys.exit("no policy document found: is the state empty?")
     sys.exit(1 if problems else 0)
