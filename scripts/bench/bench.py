@@ -26,10 +26,10 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 import argparse
 import json
 import os
-import statistics
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -309,7 +309,7 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
         }
 
     def round_ratios(method: str) -> list[float]:
-        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method])]
+        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method], strict=True)]
 
     service_get, service_put = median_run("service", "GET"), median_run("service", "PUT")
     bare_get, bare_put = median_run("bare", "GET"), median_run("bare", "PUT")

@@ -6,10 +6,11 @@ core 1, so the service has exactly one core and req/s is "per core". For each ba
 method, one wrk run at --connections keep-alive connections: after 2 s of warm-up, the service's
 utime+stime (/proc/PID/stat) and its own request counter (/metrics) are read, and read again
 --seconds later, 1 s before wrk stops. CPU per request is the service's CPU time over the
-requests it answered in that window, and req/s those requests over wall time. Utilisation is the CPU time over wall time; "waiting" is the run
-delay of the service's threads (ready to run, no core free) over wall time. Utilisation plus
-waiting near 100 % says the service was the limit, not the load; on a machine shared with other
-work, waiting is the neighbours' share, and CPU per request stays the robust figure.
+requests it answered in that window, and req/s those requests over wall time. Utilisation is the
+CPU time over wall time; "waiting" is the run delay of the service's threads (ready to run, no
+core free) over wall time. Utilisation plus waiting near 100 % says the service was the limit,
+not the load; on a machine shared with other work, waiting is the neighbours' share, and CPU per
+request stays the robust figure.
 
 Why saturation: at low rates the CPU per request is several times higher (thread wake-ups
 dominate), which would make every capacity figure derived from it pessimistic by as much.
@@ -227,7 +228,8 @@ def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: s
         "waiting = its threads' run delay / wall time (ready, no core free)"
     )
     print(
-        f"{'':16}{'req/s':>9}{'CPU µs/req':>12}{'CPU':>6}{'waiting':>9}{'socket errors':>15}  answers; store calls per request"
+        f"{'':16}{'req/s':>9}{'CPU µs/req':>12}{'CPU':>6}{'waiting':>9}{'socket errors':>15}"
+        "  answers; store calls per request"
     )
     for backend, methods in results.items():
         for method, runs in methods.items():

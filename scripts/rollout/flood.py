@@ -50,7 +50,7 @@ async def hostile(port, trickle, deadline):
             # An answer (hyper may say 408) and then the close both end the wait; only the close counts.
             if not await asyncio.wait_for(reader.read(65536), deadline - time.monotonic()):
                 return time.monotonic() - started
-    except (asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, ConnectionError):
         if time.monotonic() < deadline:
             return time.monotonic() - started
     finally:
@@ -72,7 +72,7 @@ async def flood(port, silent, slow, observe_s):
 def listen_overflows():
     """The kernel's count of handshakes dropped because a listen backlog was full (all sockets, this host)."""
     lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
-    return int(dict(zip(lines[0], lines[1]))["ListenOverflows"])
+    return int(dict(zip(lines[0], lines[1], strict=True))["ListenOverflows"])
 
 
 def closed_on_time(durations, bound):

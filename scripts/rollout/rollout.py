@@ -3,7 +3,8 @@
 
 HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, or with
 --store dynamodb a table on the DynamoDB emulator) and checks each on /readyz. It pools and reuses its
-connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs) sends steady mixed GET/PUT traffic the whole time.
+connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs)
+sends steady mixed GET/PUT traffic the whole time.
 Meanwhile every instance is replaced, twice over: start a new one, wait until HAProxy marks it UP, then
 retire the old one in the order the mode names:
 

@@ -4,7 +4,9 @@ Sources: the Terraform (alarm descriptions), the monitoring rules, the workflows
 themselves, so an alarm never sends someone to a missing section. Called by scripts/check/60-workflows.sh.
 """
 
-import pathlib, re, sys
+import pathlib
+import re
+import sys
 
 root = pathlib.Path(".")
 docs = root / "docs" / "operations"

@@ -3,7 +3,9 @@ is read by a workflow, and every Terraform output a row names exists in the root
 repository root). Called by scripts/check/60-workflows.sh.
 """
 
-import pathlib, re, sys
+import pathlib
+import re
+import sys
 
 used = {}
 for wf in sorted(pathlib.Path(".github/workflows").glob("*.yml")):

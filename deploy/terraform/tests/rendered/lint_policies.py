@@ -7,7 +7,6 @@ malformed ARN...). Zero findings, or each one accepted next to its policy in the
     python lint_policies.py ROOT_DIR...     (after `terraform apply`; reads `terraform show -json`)
 """
 
-import json
 import pathlib
 import re
 import sys
