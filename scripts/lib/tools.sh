@@ -61,3 +61,25 @@ start_moto() {
   done
   die "moto did not answer on 127.0.0.1:$port"
 }
+
+# ensure_terraform: the Terraform pinned in .terraform-version (the one place the version is written; the CI
+# workflows install it through here too) on PATH. One already on PATH is used when it is that version; otherwise
+# the official release is downloaded into .tools/bin, checked against HashiCorp's SHA256SUMS.
+TERRAFORM_VERSION="$(tr -d '[:space:]' <"$ROOT/.terraform-version")"
+ensure_terraform() {
+  local have
+  have="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -1)"
+  [ "$have" = "$TERRAFORM_VERSION" ] && return 0
+  log "terraform ${have:-missing}, not $TERRAFORM_VERSION: installing $TERRAFORM_VERSION into .tools/bin from the official release"
+  ensure_apt curl curl
+  ensure_apt unzip unzip
+  local arch tmp base="https://releases.hashicorp.com/terraform/$TERRAFORM_VERSION"
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) die "unsupported CPU $(uname -m)" ;; esac
+  local zip="terraform_${TERRAFORM_VERSION}_linux_${arch}.zip"
+  tmp="$(mktemp -d)"
+  curl -fsSL -o "$tmp/$zip" "$base/$zip" && curl -fsSL -o "$tmp/SHA256SUMS" "$base/terraform_${TERRAFORM_VERSION}_SHA256SUMS" ||
+    { rm -rf "$tmp"; die "cannot download terraform $TERRAFORM_VERSION (no internet?): install it and put it on PATH"; }
+  (cd "$tmp" && grep " $zip\$" SHA256SUMS | sha256sum -c --quiet) || { rm -rf "$tmp"; die "checksum mismatch for $zip"; }
+  unzip -q -o "$tmp/$zip" terraform -d "$TOOLS/bin"
+  rm -rf "$tmp"
+}
