@@ -24,6 +24,7 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,16 +107,33 @@ def wait_until_answers(url: str, proc: subprocess.Popen, timeout: float = 30.0) 
     sys.exit(f"{url} did not answer within {timeout}s")
 
 
-def start(command: list[str], ready_url: str, env: dict) -> tuple[subprocess.Popen, float]:
+@contextlib.contextmanager
+def running(command: list[str], ready_url: str, env: dict) -> Iterator[tuple[subprocess.Popen, float]]:
+    """A server from start to ready (yields it and the seconds that took), stopped however the block ends."""
     started = time.monotonic()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until_answers(ready_url, proc)
-    return proc, time.monotonic() - started
+    try:
+        wait_until_answers(ready_url, proc)
+        yield proc, time.monotonic() - started
+    finally:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM and 30 s to drain; SIGKILL after that."""
+    if proc.poll() is not None:
+        return
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds through the finally blocks as Ctrl-C does: servers stopped, scratch folder removed."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -226,46 +245,45 @@ def overload(args: argparse.Namespace, workdir: Path) -> None:
     limits += [f"--queue-timeout={args.queue_timeout}"] if args.queue_timeout else []
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    service, _ = start(
+    with running(
         pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url, *limits]),
         f"{base}/readyz",
         env,
-    )
-    wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
-    closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
-    # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
-    capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
-    print()
-    print(
-        f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
-        f"service limits: {' '.join(limits) or 'defaults (--max-in-flight=1024 --queue-timeout=1s)'}; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
-    print(
-        f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
-        f"{capacity:.0f} ok req/s, p99 {closed_loop['p99_ms']:.0f} ms, {closed_loop['errors']} errors"
-    )
-    print(f"open loop, {args.overload_seconds}s per level:")
-    print(
-        f"{'':6}{'offered/s':>10}{'ok/s':>7}{'ok p50 ms':>10}{'ok p99 ms':>10}{'503 shed':>9}"
-        f"{'503 other':>10}{'failed':>8}{'gen late ms':>12}"
-    )
-    for factor in OVERLOAD_FACTORS:
-        shed_before = shed_total(base)
-        row = open_loop(base, factor * capacity, args.overload_seconds)
-        shed = shed_total(base) - shed_before
-        unavailable = row["statuses"].get("503", 0)
-        other = sum(row["failures"].values()) + sum(
-            n for status, n in row["statuses"].items() if status not in ("200", "503")
+    ):
+        wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
+        closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
+        # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
+        capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
+        print()
+        print(
+            f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
+            f"service limits: {' '.join(limits) or 'defaults (--max-in-flight=1024 --queue-timeout=1s)'}; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         print(
-            f"{f'{factor}x':6}{row['offered_rps']:>10.0f}{row['ok_rps']:>7.0f}{row['ok_p50_ms'] or 0:>10.0f}"
-            f"{row['ok_p99_ms'] or 0:>10.0f}{shed:>9}{unavailable - shed:>10}{other:>8}"
-            f"{row['generator_max_late_ms']:>12.0f}"
+            f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
+            f"{capacity:.0f} ok req/s, p99 {closed_loop['p99_ms']:.0f} ms, {closed_loop['errors']} errors"
         )
-        if row["failures"]:
-            print(f"{'':6}failed: {row['failures']}")
-    stop(service)
+        print(f"open loop, {args.overload_seconds}s per level:")
+        print(
+            f"{'':6}{'offered/s':>10}{'ok/s':>7}{'ok p50 ms':>10}{'ok p99 ms':>10}{'503 shed':>9}"
+            f"{'503 other':>10}{'failed':>8}{'gen late ms':>12}"
+        )
+        for factor in OVERLOAD_FACTORS:
+            shed_before = shed_total(base)
+            row = open_loop(base, factor * capacity, args.overload_seconds)
+            shed = shed_total(base) - shed_before
+            unavailable = row["statuses"].get("503", 0)
+            other = sum(row["failures"].values()) + sum(
+                n for status, n in row["statuses"].items() if status not in ("200", "503")
+            )
+            print(
+                f"{f'{factor}x':6}{row['offered_rps']:>10.0f}{row['ok_rps']:>7.0f}{row['ok_p50_ms'] or 0:>10.0f}"
+                f"{row['ok_p99_ms'] or 0:>10.0f}{shed:>9}{unavailable - shed:>10}{other:>8}"
+                f"{row['generator_max_late_ms']:>12.0f}"
+            )
+            if row["failures"]:
+                print(f"{'':6}failed: {row['failures']}")
 
 
 def compare(args: argparse.Namespace, workdir: Path) -> None:
@@ -281,26 +299,25 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
     import_seconds = import_users(database_url, args.users, env, workdir)
 
     port = free_port()
-    service, startup = start(
-        [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
-        f"http://127.0.0.1:{port}/readyz",
-        env,
-    )
     bare_port = free_port()
-    bare, _ = start([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env)
     targets = {"service": f"http://127.0.0.1:{port}", "bare": f"http://127.0.0.1:{bare_port}"}
-
-    for base in targets.values():
-        wrk(base, "GET", 2, args.connections, args.users)
     runs = {(name, method): [] for name in targets for method in ("GET", "PUT")}
-    for method in ("GET", "PUT"):
-        for round_number in range(args.rounds):
-            order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
-            for name in order:
-                runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
-    rss = peak_rss_mb(service.pid)
-    stop(service)
-    stop(bare)
+    with (
+        running(
+            [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
+            f"http://127.0.0.1:{port}/readyz",
+            env,
+        ) as (service, startup),
+        running([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env),
+    ):
+        for base in targets.values():
+            wrk(base, "GET", 2, args.connections, args.users)
+        for method in ("GET", "PUT"):
+            for round_number in range(args.rounds):
+                order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
+                for name in order:
+                    runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
+        rss = peak_rss_mb(service.pid)
 
     def median_run(name: str, method: str) -> dict:
         rows = runs[name, method]
@@ -370,15 +387,17 @@ def main() -> None:
     parser.add_argument("--overload-only", action="store_true", help="skip the service/bare comparison")
     args = parser.parse_args()
 
+    if not args.no_overload and not (args.moto_port and args.moto_pid):
+        sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
+    exit_on_sigterm()
     if not args.skip_build:
         build()
-    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-bench-"))
-    if not args.overload_only:
-        compare(args, workdir)
-    if not args.no_overload:
-        if not (args.moto_port and args.moto_pid):
-            sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
-        overload(args, workdir)
+    with tempfile.TemporaryDirectory(prefix="hello-birthday-bench-") as scratch:
+        workdir = Path(scratch)
+        if not args.overload_only:
+            compare(args, workdir)
+        if not args.no_overload:
+            overload(args, workdir)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BINARY, LUA, ROOT, free_port, moto_env, peak_rss_mb, start, stop  # noqa: E402
+from bench import BINARY, LUA, ROOT, exit_on_sigterm, free_port, moto_env, peak_rss_mb, running  # noqa: E402
 
 STUB = ROOT / "target/release/examples/dynamodb_stub"
 SERVICE_CORE = 0
@@ -186,7 +186,7 @@ def run_backend(backend: str, args, workdir: Path) -> dict[str, list[dict]]:
 def measure_service(backend: str, database_url: str, env: dict, stub_url: str | None, args) -> dict[str, list[dict]]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    service, _ = start(
+    with running(
         [
             "taskset",
             "-c",
@@ -200,17 +200,14 @@ def measure_service(backend: str, database_url: str, env: dict, stub_url: str | 
         ],
         f"{base_url}/readyz",
         env,
-    )
-    rounds: dict[str, list[dict]] = {"PUT": [], "GET": []}
-    try:
+    ) as (service, _):
+        rounds: dict[str, list[dict]] = {"PUT": [], "GET": []}
         for _ in range(args.rounds):
             for method, runs in rounds.items():
                 runs.append(measure(service, base_url, stub_url, method, args))
                 print_row(f"{backend} {method}", runs[-1], file=sys.stderr)
         print(f"{backend}: peak RSS {peak_rss_mb(service.pid):.1f} MB", file=sys.stderr)
         return rounds
-    finally:
-        stop(service)
 
 
 def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: str, load_after: str) -> None:
@@ -272,14 +269,15 @@ def main() -> None:
     if os.cpu_count() < 2:
         sys.exit("needs two cores: one for the service, one for the load")
 
+    exit_on_sigterm()
     if not args.skip_build:
         build()
     # wrk and the stub inherit this affinity; the service gets its own core through taskset.
     os.sched_setaffinity(0, {LOAD_CORE})
-    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-capacity-"))
     backends = ["sqlite", "dynamodb"] if args.backend == "both" else [args.backend]
     load_before = load_average()
-    results = {backend: run_backend(backend, args, workdir) for backend in backends}
+    with tempfile.TemporaryDirectory(prefix="hello-birthday-capacity-") as workdir:
+        results = {backend: run_backend(backend, args, Path(workdir)) for backend in backends}
     print_report(results, args, load_before, load_average())
 
 
