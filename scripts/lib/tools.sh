@@ -83,3 +83,48 @@ ensure_terraform() {
   unzip -q -o "$tmp/$zip" terraform -d "$TOOLS/bin"
   rm -rf "$tmp"
 }
+
+# on_exit CMD: runs CMD (a string, eval'd) when the script ends, however it ends: at the end, on an error
+# (set -e, die), on Ctrl-C or on SIGTERM. The most recently added runs first, so a folder outlives the
+# processes writing into it.
+_on_exit=()
+on_exit() {
+  _on_exit=("$1" "${_on_exit[@]}")
+  trap _run_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+_run_on_exit() {
+  local cmd
+  for cmd in "${_on_exit[@]}"; do eval "$cmd" || true; done
+}
+
+# run_group CMD...: runs CMD in a process group of its own and returns its exit status. If the script ends
+# first (Ctrl-C, SIGTERM, an error elsewhere), stop_group stops the whole group, so no server, emulator or load
+# generator CMD started outlives the script. CMD waits in the background because bash runs a trap only once
+# the foreground command has finished.
+run_group() {
+  start_group "$@"
+  wait "$GROUP_PID"
+}
+
+# start_group CMD...: like run_group, without waiting; sets GROUP_PID (wait "$GROUP_PID" for its status).
+start_group() {
+  setsid "$@" &
+  GROUP_PID=$!
+  on_exit "stop_group $GROUP_PID"
+}
+
+# stop_group PID: SIGTERM to the process group PID leads; its leader gets 10 s to clean up after its own
+# children (the Python tools stop them in finally blocks), then whatever is left of the group is killed.
+stop_group() {
+  local pid="$1" state
+  kill -TERM -- "-$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+    [ -n "$state" ] && [[ "$state" != Z* ]] || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
