@@ -4,12 +4,21 @@ Sources: the Terraform (alarm descriptions), the monitoring rules, the workflows
 themselves, so an alarm never sends someone to a missing section. Called by scripts/check/60-workflows.sh.
 """
 
+import functools
 import pathlib
 import re
 import sys
 
-root = pathlib.Path(".")
-docs = root / "docs" / "operations"
+DOCS = pathlib.Path("docs/operations")
+SOURCES = (
+    "deploy/terraform/**/*.tf",
+    "deploy/monitoring/**/*.yml",
+    ".github/**/*.yml",
+    ".github/**/*.sh",
+    "docs/**/*.md",
+)
+# "runbook_url}#anchor" is how the Terraform spells a link to docs/operations/runbook.md.
+LINK = re.compile(r"(docs/operations/)?([A-Za-z0-9_-]+\.md|runbook_url\})#([A-Za-z0-9_-]+)")
 
 
 def slug(heading: str) -> str:
@@ -19,6 +28,7 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
+@functools.cache
 def anchors(path: pathlib.Path) -> set:
     found, seen, fenced = set(), {}, False
     for line in path.read_text().splitlines():
@@ -36,26 +46,18 @@ def anchors(path: pathlib.Path) -> set:
     return found
 
 
-sources = [
-    p
-    for pattern in (
-        "deploy/terraform/**/*.tf",
-        "deploy/monitoring/**/*.yml",
-        ".github/**/*.yml",
-        ".github/**/*.sh",
-        "docs/**/*.md",
-    )
-    for p in root.glob(pattern)
-    if ".terraform" not in p.parts
-]
-# "runbook_url}#anchor" is how the Terraform spells a link to docs/operations/runbook.md.
-link = re.compile(r"(docs/operations/)?([A-Za-z0-9_-]+\.md|runbook_url\})#([A-Za-z0-9_-]+)")
-missing, checked = [], 0
-for src in sorted(sources):
+def sources() -> list[pathlib.Path]:
+    found = (p for pattern in SOURCES for p in pathlib.Path(".").glob(pattern))
+    return sorted(p for p in found if ".terraform" not in p.parts)
+
+
+def check(src: pathlib.Path) -> tuple[int, list[str]]:
+    """(links into docs/operations in src, those that name no existing heading)."""
+    checked, missing = 0, []
     for lineno, line in enumerate(src.read_text().splitlines(), 1):
-        for prefix, target, anchor in link.findall(line):
+        for prefix, target, anchor in LINK.findall(line):
             name = "runbook.md" if target == "runbook_url}" else target
-            doc = docs / name
+            doc = DOCS / name
             if not doc.exists() and not prefix and name != "runbook.md":
                 continue  # a link to some other document (a module README, say): not ours to check
             checked += 1
@@ -63,7 +65,17 @@ for src in sorted(sources):
                 missing.append(f"{src}:{lineno}: {doc} does not exist")
             elif anchor not in anchors(doc):
                 missing.append(f"{src}:{lineno}: no heading for #{anchor} in {doc}")
-for m in missing:
-    print(m, file=sys.stderr)
-print(f"{checked} links into {docs} checked, {len(missing)} broken")
-sys.exit(1 if missing else 0)
+    return checked, missing
+
+
+def main() -> int:
+    results = [check(src) for src in sources()]
+    missing = [problem for _, problems in results for problem in problems]
+    for problem in missing:
+        print(problem, file=sys.stderr)
+    print(f"{sum(checked for checked, _ in results)} links into {DOCS} checked, {len(missing)} broken")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
