@@ -86,7 +86,7 @@ ensure_terraform() {
 
 # on_exit CMD: runs CMD (a string, eval'd) when the script ends, however it ends: at the end, on an error
 # (set -e, die), on Ctrl-C or on SIGTERM. The most recently added runs first, so a folder outlives the
-# processes writing into it.
+# processes writing into it. It owns the EXIT, INT and TERM traps: a script using it sets none of its own.
 _on_exit=()
 on_exit() {
   _on_exit=("$1" "${_on_exit[@]}")
