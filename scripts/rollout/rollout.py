@@ -24,6 +24,7 @@ import argparse
 import csv
 import http.client
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -301,7 +302,7 @@ def main():
         if args.keep:
             log(f"logs and databases kept in {root}")
         else:
-            subprocess.run(["rm", "-rf", str(root)], check=False)
+            shutil.rmtree(root, ignore_errors=True)
     if args.results:
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     for problem in problems:
