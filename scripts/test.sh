@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite: every check under scripts/check/, in order.
-#   scripts/test.sh                 run everything (what CI runs)
+#   scripts/test.sh                 run everything (what .ci/run runs; GitHub CI runs the same checks, one job each)
 #   scripts/test.sh rust terraform  run only the checks whose names contain these words
+#   scripts/test.sh --list          print the check names, one a line (CI runs one job per name)
 # Each check installs what it needs on first use and reuses it afterwards.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
+
+# scripts/check/10-rust.sh -> rust
+check_name() { local name; name="$(basename "$1" .sh)"; echo "${name#[0-9][0-9]-}"; }
+
+if [ "${1:-}" = --list ]; then
+  for script in scripts/check/[0-9][0-9]-*.sh; do check_name "$script"; done
+  exit 0
+fi
 
 checks=()
 for script in scripts/check/[0-9][0-9]-*.sh; do
-  name="$(basename "$script" .sh)"; name="${name#[0-9][0-9]-}"
+  name="$(check_name "$script")"
   if [ "$#" -eq 0 ]; then checks+=("$script"); continue; fi
   for want in "$@"; do [[ "$name" == *"$want"* ]] && checks+=("$script") && break; done
 done

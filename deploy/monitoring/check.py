@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Checks of the monitoring files that need more than promtool and amtool (run by scripts/check/80-monitoring.sh).
 
-    check.py promtool-tests OUT_DIR     tests/*.test.yml with each expected alert's annotations copied from the
-                                        rule file, ready for `promtool test rules`
-    check.py dashboard OUT_FILE         the dashboard is valid JSON whose every query names only recorded SLO
-                                        series; writes its queries as a rule file for `promtool check rules`
-    check.py collector                  the ADOT collector config scrapes what deploy/service-contract.json says
-                                        and writes to the workspace with SigV4
-    check.py alertmanager OUT_FILE [--webhook URL]
-                                        the Alertmanager configuration inside the AMP definition, with sample
-                                        values (or, for the live check, every receiver posting to URL/<receiver>)
+check.py promtool-tests OUT_DIR     tests/*.test.yml with each expected alert's annotations copied from the
+                                    rule file, ready for `promtool test rules`
+check.py dashboard OUT_FILE         the dashboard is valid JSON whose every query names only recorded SLO
+                                    series; writes its queries as a rule file for `promtool check rules`
+check.py collector                  the ADOT collector config scrapes what deploy/service-contract.json says
+                                    and writes to the workspace with SigV4
+check.py alertmanager OUT_FILE [--webhook URL]
+                                    the Alertmanager configuration inside the AMP definition, with sample
+                                    values (or, for the live check, every receiver posting to URL/<receiver>)
 """
 
 import argparse
@@ -76,8 +76,14 @@ def dashboard(out_file: Path) -> None:
         for name in re.findall(r"\bslo:[a-z_:0-9]+", query):
             if name not in recorded:
                 fail(f"{path.name}: {name} is not recorded by the generated rules ({query})")
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": q} for i, q in enumerate(queries)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query_{i}", "expr": q} for i, q in enumerate(queries)],
+            }
+        ]
+    }
     out_file.write_text(yaml.safe_dump(rules, sort_keys=False))
     print(f"dashboard: {len(queries)} queries")
 
@@ -130,12 +136,16 @@ def collector() -> None:
         problems.append("the task's CPU and memory (awsecscontainermetrics) must be collected")
     env_vars = set(re.findall(r"\$\{env:([A-Z_]+)\}", path.read_text()))
     if env_vars != {"AWS_REGION", "AMP_REMOTE_WRITE_URL"}:
-        problems.append(f"the config reads environment variables {sorted(env_vars)}; modules/service sets only "
-                        "AWS_REGION and AMP_REMOTE_WRITE_URL")
+        problems.append(
+            f"the config reads environment variables {sorted(env_vars)}; modules/service sets only "
+            "AWS_REGION and AMP_REMOTE_WRITE_URL"
+        )
     if problems:
         fail("adot-collector.yaml:\n  " + "\n  ".join(problems))
-    print(f"collector: scrapes {want_target}{CONTRACT['metrics_path']} as job {SPEC['job']}, "
-          f"{len(pipelines)} pipelines to the workspace")
+    print(
+        f"collector: scrapes {want_target}{CONTRACT['metrics_path']} as job {SPEC['job']}, "
+        f"{len(pipelines)} pipelines to the workspace"
+    )
 
 
 def alertmanager(out_file: Path, webhook: str | None) -> None:

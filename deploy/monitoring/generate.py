@@ -231,7 +231,12 @@ def rules(raw: dict, environment: str, profile: str = "default") -> dict:
                 "rules": [burn_alert(slo, sev, policy[sev], environment, period) for sev in SEVERITY_ALERT],
             }
         )
-    groups.append({"name": "hello-birthday-signals", "rules": signal_alerts(raw, environment, scale, raw["profiles"][profile].get("min_for", "0s"))})
+    groups.append(
+        {
+            "name": "hello-birthday-signals",
+            "rules": signal_alerts(raw, environment, scale, raw["profiles"][profile].get("min_for", "0s")),
+        }
+    )
     return {"groups": groups}
 
 
@@ -271,8 +276,10 @@ def main() -> int:
     if args.table:
         print(f"{'severity':8} {'long':>5} {'short':>5} {'burn':>5} {'budget consumed':>16}")
         for row in workbook_table(raw):
-            print(f"{row['severity']:8} {row['long']:>5} {row['short']:>5} {row['burn_rate']:>5g} "
-                  f"{row['budget_consumed']:>15.0%}")
+            print(
+                f"{row['severity']:8} {row['long']:>5} {row['short']:>5} {row['burn_rate']:>5g} "
+                f"{row['budget_consumed']:>15.0%}"
+            )
         return 0
     if args.out:
         if not args.environment:

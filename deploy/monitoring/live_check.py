@@ -78,8 +78,9 @@ class Processes:
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
         logfile = open(self.workdir / f"{name}.log", "ab")
-        self.running[name] = subprocess.Popen(argv, stdout=logfile, stderr=subprocess.STDOUT,
-                                              env={**os.environ, **(env or {})})
+        self.running[name] = subprocess.Popen(
+            argv, stdout=logfile, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
 
     def stop(self, name: str) -> None:
         process = self.running.pop(name)
@@ -153,8 +154,14 @@ class Load:
 
 
 def notifications(since: float, receiver: str | None = None, status: str | None = None, slo: str | None = None):
-    return [n for n in Webhook.received if n[0] >= since and (receiver is None or n[1] == receiver)
-            and (status is None or n[2] == status) and (slo is None or n[3].get("slo") == slo)]
+    return [
+        n
+        for n in Webhook.received
+        if n[0] >= since
+        and (receiver is None or n[1] == receiver)
+        and (status is None or n[2] == status)
+        and (slo is None or n[3].get("slo") == slo)
+    ]
 
 
 def wait_for(what: str, since: float, deadline: float, **match) -> float:
@@ -163,8 +170,9 @@ def wait_for(what: str, since: float, deadline: float, **match) -> float:
         if found:
             return found[0][0]
         time.sleep(0.2)
-    raise SystemExit(f"FAILED: {what} did not reach the webhook within {deadline - since:.0f} s; "
-                     f"received: {Webhook.received}")
+    raise SystemExit(
+        f"FAILED: {what} did not reach the webhook within {deadline - since:.0f} s; received: {Webhook.received}"
+    )
 
 
 def prometheus_config(workdir: Path, service_port: int, am_port: int, rules: Path) -> Path:
@@ -173,11 +181,13 @@ def prometheus_config(workdir: Path, service_port: int, am_port: int, rules: Pat
         "global": {"scrape_interval": f"{SCRAPE}s", "evaluation_interval": f"{SCRAPE}s"},
         "rule_files": [str(rules)],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
-        "scrape_configs": [{
-            "job_name": check.SPEC["job"],
-            "metrics_path": contract["metrics_path"],
-            "static_configs": [{"targets": [f"127.0.0.1:{service_port}"]}],
-        }],
+        "scrape_configs": [
+            {
+                "job_name": check.SPEC["job"],
+                "metrics_path": contract["metrics_path"],
+                "static_configs": [{"targets": [f"127.0.0.1:{service_port}"]}],
+            }
+        ],
     }
     path = workdir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
@@ -187,9 +197,12 @@ def prometheus_config(workdir: Path, service_port: int, am_port: int, rules: Pat
 def start_moto(procs: Processes, moto_server: str, port: int, binary: str) -> None:
     procs.start("moto", [moto_server, "-H", "127.0.0.1", "-p", str(port)])
     wait_http(f"http://127.0.0.1:{port}/moto-api/")
-    subprocess.run([binary, "create-table", "--database-url", f"dynamodb://{TABLE}"], check=True,
-                   env={**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"},
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [binary, "create-table", "--database-url", f"dynamodb://{TABLE}"],
+        check=True,
+        env={**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def pipeline_delay(am_config: dict) -> float:
@@ -225,17 +238,41 @@ def main() -> int:
 
     try:
         start_moto(procs, args.moto_server, ports["moto"], args.binary)
-        procs.start("service", [args.binary, "serve", "--listen", f"127.0.0.1:{ports['service']}",
-                                "--database-url", f"dynamodb://{TABLE}", "--log-level", "warn"],
-                    {**AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['moto']}"})
+        procs.start(
+            "service",
+            [
+                args.binary,
+                "serve",
+                "--listen",
+                f"127.0.0.1:{ports['service']}",
+                "--database-url",
+                f"dynamodb://{TABLE}",
+                "--log-level",
+                "warn",
+            ],
+            {**AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['moto']}"},
+        )
         wait_http(f"http://127.0.0.1:{ports['service']}{check.CONTRACT['readiness_path']}")
-        procs.start("alertmanager", ["prometheus-alertmanager", f"--config.file={am_file}",
-                                     f"--storage.path={workdir / 'am'}", "--cluster.listen-address=",
-                                     f"--web.listen-address=127.0.0.1:{ports['alertmanager']}"])
+        procs.start(
+            "alertmanager",
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_file}",
+                f"--storage.path={workdir / 'am'}",
+                "--cluster.listen-address=",
+                f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+            ],
+        )
         wait_http(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
-        procs.start("prometheus", ["prometheus", f"--config.file={prometheus_config(workdir, ports['service'], ports['alertmanager'], rules)}",
-                                   f"--storage.tsdb.path={workdir / 'tsdb'}",
-                                   f"--web.listen-address=127.0.0.1:{ports['prometheus']}"])
+        procs.start(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={prometheus_config(workdir, ports['service'], ports['alertmanager'], rules)}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            ],
+        )
         wait_http(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
         started = time.monotonic()
 
@@ -251,8 +288,14 @@ def main() -> int:
             history = (fault - started) * scale
             predicted = generate.first_alert_seconds(policy["page"], availability.budget, error_ratio, history) / scale
             log(f"phase 2: moto stopped; predicted page after {predicted:.1f} s (+ up to {delay:.0f} s of pipeline)")
-            paged = wait_for("the availability page", fault, fault + predicted + delay,
-                             receiver="page", status="firing", slo="availability")
+            paged = wait_for(
+                "the availability page",
+                fault,
+                fault + predicted + delay,
+                receiver="page",
+                status="firing",
+                slo="availability",
+            )
             log(f"phase 2 passed: page after {paged - fault:.1f} s (predicted {predicted:.1f} s)")
             if paged - fault < 0.3 * predicted:
                 raise SystemExit("FAILED: the page came far sooner than the policy allows: windows are wrong")
@@ -262,11 +305,22 @@ def main() -> int:
             time.sleep(max(0.0, fault + short - time.monotonic()))
             start_moto(procs, args.moto_server, ports["moto"], args.binary)
             healed = time.monotonic()
-            clears = max(generate.seconds(w.short) * (1 - w.burn_rate * availability.budget / error_ratio)
-                         for w in policy["page"]) / scale
+            clears = (
+                max(
+                    generate.seconds(w.short) * (1 - w.burn_rate * availability.budget / error_ratio)
+                    for w in policy["page"]
+                )
+                / scale
+            )
             log(f"phase 3: moto back; predicted resolution after {clears:.1f} s (+ pipeline)")
-            resolved = wait_for("the page's resolution", healed, healed + clears + delay + 5,
-                                receiver="page", status="resolved", slo="availability")
+            resolved = wait_for(
+                "the page's resolution",
+                healed,
+                healed + clears + delay + 5,
+                receiver="page",
+                status="resolved",
+                slo="availability",
+            )
             log(f"phase 3 passed: resolved after {resolved - healed:.1f} s (predicted {clears:.1f} s)")
         for at, receiver, status, labels in Webhook.received:
             log(f"  received at +{at - started:5.1f} s: {receiver:6} {status:8} {labels.get('alertname')}")

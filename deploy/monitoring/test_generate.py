@@ -19,13 +19,18 @@ class WorkbookTable(unittest.TestCase):
     """The SRE workbook, "Alerting on SLOs", table 5-8: recommended windows, burn rates and budget consumed."""
 
     def test_policy_is_the_workbooks(self):
-        table = [(r["severity"], r["long"], r["short"], r["burn_rate"], r["budget_consumed"])
-                 for r in generate.workbook_table(RAW)]
-        self.assertEqual(table, [
-            ("page", "1h", "5m", 14.4, 0.02),
-            ("page", "6h", "30m", 6, 0.05),
-            ("ticket", "3d", "6h", 1, 0.1),
-        ])
+        table = [
+            (r["severity"], r["long"], r["short"], r["burn_rate"], r["budget_consumed"])
+            for r in generate.workbook_table(RAW)
+        ]
+        self.assertEqual(
+            table,
+            [
+                ("page", "1h", "5m", 14.4, 0.02),
+                ("page", "6h", "30m", 6, 0.05),
+                ("ticket", "3d", "6h", 1, 0.1),
+            ],
+        )
 
     def test_short_window_is_a_twelfth_of_the_long(self):
         for row in generate.workbook_table(RAW):
@@ -58,8 +63,11 @@ class Rules(unittest.TestCase):
 
     def test_page_alert_needs_both_windows_of_each_pair(self):
         expr = alert(generate.rules(RAW, "production"), "AvailabilitySLOFastBurn")["expr"]
-        self.assertIn('slo:sli_error:ratio_rate1h{slo="availability"} > (14.4 * 0.001)\nand\n'
-                      'slo:sli_error:ratio_rate5m{slo="availability"} > (14.4 * 0.001)', expr)
+        self.assertIn(
+            'slo:sli_error:ratio_rate1h{slo="availability"} > (14.4 * 0.001)\nand\n'
+            'slo:sli_error:ratio_rate5m{slo="availability"} > (14.4 * 0.001)',
+            expr,
+        )
         self.assertIn('slo:sli_error:ratio_rate6h{slo="availability"} > (6 * 0.001)', expr)
 
     def test_latency_budget_is_one_percent(self):
@@ -78,10 +86,13 @@ class Rules(unittest.TestCase):
     def test_test_profile_scales_windows_and_keeps_names(self):
         default = generate.rules(RAW, "staging")
         fast = generate.rules(RAW, "staging", "test")
-        self.assertEqual([r.get("record") or r.get("alert") for g in default["groups"] for r in g["rules"]],
-                         [r.get("record") or r.get("alert") for g in fast["groups"] for r in g["rules"]])
-        one_hour = next(r for g in fast["groups"] for r in g["rules"]
-                        if r.get("record") == "slo:sli_error:ratio_rate1h")
+        self.assertEqual(
+            [r.get("record") or r.get("alert") for g in default["groups"] for r in g["rules"]],
+            [r.get("record") or r.get("alert") for g in fast["groups"] for r in g["rules"]],
+        )
+        one_hour = next(
+            r for g in fast["groups"] for r in g["rules"] if r.get("record") == "slo:sli_error:ratio_rate1h"
+        )
         self.assertIn("[1m]", one_hour["expr"])
         # 5 minutes scaled would be 5 s; the test profile's floor keeps it at 15 s, and a zero `for` stays zero.
         self.assertEqual(alert(fast, "HelloBirthdayMetricsAbsent")["for"], "15s")

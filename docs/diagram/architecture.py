@@ -29,8 +29,8 @@ from diagrams.aws.database import Dynamodb
 from diagrams.aws.general import Users
 from diagrams.aws.integration import SNS
 from diagrams.aws.management import Cloudwatch, CloudwatchAlarm, CloudwatchLogs
-from diagrams.aws.network import ALB, NATGateway, Endpoint
-from diagrams.aws.security import IAMRole, KMS, WAF
+from diagrams.aws.network import ALB, Endpoint, NATGateway
+from diagrams.aws.security import KMS, WAF, IAMRole
 from diagrams.aws.storage import S3
 from diagrams.onprem.ci import GithubActions
 

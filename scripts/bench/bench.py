@@ -24,17 +24,19 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 """
 
 import argparse
+import contextlib
 import json
 import os
-import statistics
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +76,20 @@ def free_port() -> int:
 
 def build() -> None:
     subprocess.run(
-        ["cargo", "build", "--release", "--locked", "--bin", "hello-birthday", "--example", "bare_hello",
-         "--example", "overload_load"],
-        cwd=ROOT, check=True,
+        [
+            "cargo",
+            "build",
+            "--release",
+            "--locked",
+            "--bin",
+            "hello-birthday",
+            "--example",
+            "bare_hello",
+            "--example",
+            "overload_load",
+        ],
+        cwd=ROOT,
+        check=True,
     )
 
 
@@ -94,16 +107,33 @@ def wait_until_answers(url: str, proc: subprocess.Popen, timeout: float = 30.0) 
     sys.exit(f"{url} did not answer within {timeout}s")
 
 
-def start(command: list[str], ready_url: str, env: dict) -> tuple[subprocess.Popen, float]:
+@contextlib.contextmanager
+def running(command: list[str], ready_url: str, env: dict) -> Iterator[tuple[subprocess.Popen, float]]:
+    """A server from start to ready (yields it and the seconds that took), stopped however the block ends."""
     started = time.monotonic()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until_answers(ready_url, proc)
-    return proc, time.monotonic() - started
+    try:
+        wait_until_answers(ready_url, proc)
+        yield proc, time.monotonic() - started
+    finally:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM and 30 s to drain; SIGKILL after that."""
+    if proc.poll() is not None:
+        return
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds through the finally blocks as Ctrl-C does: servers stopped, scratch folder removed."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -128,8 +158,23 @@ def pinned(cpu: str | None, command: list) -> list:
 def wrk(base_url: str, method: str, seconds: int, connections: int, users: int, cpu: str | None = None) -> dict:
     env = dict(os.environ, BENCH_METHOD=method, BENCH_USERS=str(users))
     out = subprocess.run(
-        pinned(cpu, ["wrk", "-t1" if cpu else "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), base_url]),
-        env=env, check=True, capture_output=True, text=True,
+        pinned(
+            cpu,
+            [
+                "wrk",
+                "-t1" if cpu else "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(LUA),
+                base_url,
+            ],
+        ),
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -162,13 +207,15 @@ def import_users(database_url: str, users: int, env: dict, workdir: Path) -> flo
     """Imports users named as users.lua asks for them; returns the seconds the import took."""
     # import never creates a store (a typo in a backup job's URL must not pass for an empty backup); create-table
     # makes the SQLite file and is a no-op for a table that exists.
-    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [BINARY, "create-table", "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
+    )
     users_file = workdir / f"users-{users}.json"
     users_file.write_text(json.dumps({user_name(i): {"dateOfBirth": "1990-05-01"} for i in range(users)}))
     started = time.monotonic()
-    subprocess.run([BINARY, "import", users_file, "--database-url", database_url], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [BINARY, "import", users_file, "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
+    )
     return time.monotonic() - started
 
 
@@ -179,50 +226,64 @@ def shed_total(base_url: str) -> int:
 
 
 def open_loop(base_url: str, rate: float, seconds: int) -> dict:
-    out = subprocess.run(pinned(LOAD_CPU, [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET",
-                                           str(OVERLOAD_USERS)]), check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        pinned(LOAD_CPU, [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET", str(OVERLOAD_USERS)]),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
 def overload(args: argparse.Namespace, workdir: Path) -> None:
     env = dict(os.environ, LOG_FORMAT="json") | moto_env(args.moto_port)
     # -a: every thread moto already has; the threads it starts per connection inherit the mask.
-    subprocess.run(["taskset", "-a", "-c", "-p", SERVER_CPU, str(args.moto_pid)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["taskset", "-a", "-c", "-p", SERVER_CPU, str(args.moto_pid)], check=True, stdout=subprocess.DEVNULL)
     database_url = new_dynamodb_table(env, "overload")
     import_users(database_url, OVERLOAD_USERS, env, workdir)
     limits = [f"--max-in-flight={args.max_in_flight}"] if args.max_in_flight else []
     limits += [f"--queue-timeout={args.queue_timeout}"] if args.queue_timeout else []
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    service, _ = start(pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url",
-                                           database_url, *limits]), f"{base}/readyz", env)
-    wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
-    closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
-    # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
-    capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
-    print()
-    print(f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
-          f"service limits: {' '.join(limits) or 'defaults (--max-in-flight=1024 --queue-timeout=1s)'}; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
-          f"{capacity:.0f} ok req/s, p99 {closed_loop['p99_ms']:.0f} ms, {closed_loop['errors']} errors")
-    print(f"open loop, {args.overload_seconds}s per level:")
-    print(f"{'':6}{'offered/s':>10}{'ok/s':>7}{'ok p50 ms':>10}{'ok p99 ms':>10}{'503 shed':>9}"
-          f"{'503 other':>10}{'failed':>8}{'gen late ms':>12}")
-    for factor in OVERLOAD_FACTORS:
-        shed_before = shed_total(base)
-        row = open_loop(base, factor * capacity, args.overload_seconds)
-        shed = shed_total(base) - shed_before
-        unavailable = row["statuses"].get("503", 0)
-        other = sum(row["failures"].values()) + sum(
-            n for status, n in row["statuses"].items() if status not in ("200", "503"))
-        print(f"{f'{factor}x':6}{row['offered_rps']:>10.0f}{row['ok_rps']:>7.0f}{row['ok_p50_ms'] or 0:>10.0f}"
-              f"{row['ok_p99_ms'] or 0:>10.0f}{shed:>9}{unavailable - shed:>10}{other:>8}"
-              f"{row['generator_max_late_ms']:>12.0f}")
-        if row["failures"]:
-            print(f"{'':6}failed: {row['failures']}")
-    stop(service)
+    with running(
+        pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url, *limits]),
+        f"{base}/readyz",
+        env,
+    ):
+        wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
+        closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
+        # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
+        capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
+        print()
+        print(
+            f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
+            f"service limits: {' '.join(limits) or 'defaults (--max-in-flight=1024 --queue-timeout=1s)'}; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
+            f"{capacity:.0f} ok req/s, p99 {closed_loop['p99_ms']:.0f} ms, {closed_loop['errors']} errors"
+        )
+        print(f"open loop, {args.overload_seconds}s per level:")
+        print(
+            f"{'':6}{'offered/s':>10}{'ok/s':>7}{'ok p50 ms':>10}{'ok p99 ms':>10}{'503 shed':>9}"
+            f"{'503 other':>10}{'failed':>8}{'gen late ms':>12}"
+        )
+        for factor in OVERLOAD_FACTORS:
+            shed_before = shed_total(base)
+            row = open_loop(base, factor * capacity, args.overload_seconds)
+            shed = shed_total(base) - shed_before
+            unavailable = row["statuses"].get("503", 0)
+            other = sum(row["failures"].values()) + sum(
+                n for status, n in row["statuses"].items() if status not in ("200", "503")
+            )
+            print(
+                f"{f'{factor}x':6}{row['offered_rps']:>10.0f}{row['ok_rps']:>7.0f}{row['ok_p50_ms'] or 0:>10.0f}"
+                f"{row['ok_p99_ms'] or 0:>10.0f}{shed:>9}{unavailable - shed:>10}{other:>8}"
+                f"{row['generator_max_late_ms']:>12.0f}"
+            )
+            if row["failures"]:
+                print(f"{'':6}failed: {row['failures']}")
 
 
 def compare(args: argparse.Namespace, workdir: Path) -> None:
@@ -238,47 +299,54 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
     import_seconds = import_users(database_url, args.users, env, workdir)
 
     port = free_port()
-    service, startup = start(
-        [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
-        f"http://127.0.0.1:{port}/readyz", env,
-    )
     bare_port = free_port()
-    bare, _ = start([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env)
     targets = {"service": f"http://127.0.0.1:{port}", "bare": f"http://127.0.0.1:{bare_port}"}
-
-    for base in targets.values():
-        wrk(base, "GET", 2, args.connections, args.users)
     runs = {(name, method): [] for name in targets for method in ("GET", "PUT")}
-    for method in ("GET", "PUT"):
-        for round_number in range(args.rounds):
-            order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
-            for name in order:
-                runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
-    rss = peak_rss_mb(service.pid)
-    stop(service)
-    stop(bare)
+    with (
+        running(
+            [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
+            f"http://127.0.0.1:{port}/readyz",
+            env,
+        ) as (service, startup),
+        running([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env),
+    ):
+        for base in targets.values():
+            wrk(base, "GET", 2, args.connections, args.users)
+        for method in ("GET", "PUT"):
+            for round_number in range(args.rounds):
+                order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
+                for name in order:
+                    runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
+        rss = peak_rss_mb(service.pid)
 
     def median_run(name: str, method: str) -> dict:
         rows = runs[name, method]
         return {key: statistics.median(row[key] for row in rows) for key in ("rps", "p50_ms", "p99_ms")} | {
-            "errors": sum(row["errors"] for row in rows)}
+            "errors": sum(row["errors"] for row in rows)
+        }
 
     def round_ratios(method: str) -> list[float]:
-        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method])]
+        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method], strict=True)]
 
     service_get, service_put = median_run("service", "GET"), median_run("service", "PUT")
     bare_get, bare_put = median_run("bare", "GET"), median_run("bare", "PUT")
     get_ratio = statistics.median(round_ratios("GET"))
     put_ratio = statistics.median(round_ratios("PUT"))
     print()
-    print(f"backend: {args.backend}  users: {args.users}  connections: {args.connections}  "
-          f"duration: {args.seconds}s each, {args.rounds} rounds (medians)  cores: {os.cpu_count()}")
+    print(
+        f"backend: {args.backend}  users: {args.users}  connections: {args.connections}  "
+        f"duration: {args.seconds}s each, {args.rounds} rounds (medians)  cores: {os.cpu_count()}"
+    )
     if args.backend == "dynamodb":
         print("note: DynamoDB figures are against moto, a Python emulator on this machine, not AWS")
     print(f"import of {args.users} users: {import_seconds:.2f}s")
     print(f"{'':14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for label, row in [("service GET", service_get), ("service PUT", service_put),
-                       ("bare GET", bare_get), ("bare PUT", bare_put)]:
+    for label, row in [
+        ("service GET", service_get),
+        ("service PUT", service_put),
+        ("bare GET", bare_get),
+        ("bare PUT", bare_put),
+    ]:
         print(f"{label:14}{row['rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['errors']:>8}")
 
     def verdict(ok: bool) -> str:
@@ -286,15 +354,20 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
 
     for method in ("GET", "PUT"):
         print(f"{method} service/bare by round: " + ", ".join(f"{r:.2f}" for r in round_ratios(method)))
-    print(f"GET service/bare: {get_ratio:.2f} (target >= {TARGETS['get_ratio']}: "
-          f"{verdict(get_ratio >= TARGETS['get_ratio'])})")
-    print(f"PUT service/bare: {put_ratio:.2f} (target >= {TARGETS['put_ratio']} with no error: "
-          f"{verdict(put_ratio >= TARGETS['put_ratio'] and service_put['errors'] == 0)})")
+    print(
+        f"GET service/bare: {get_ratio:.2f} (target >= {TARGETS['get_ratio']}: "
+        f"{verdict(get_ratio >= TARGETS['get_ratio'])})"
+    )
+    print(
+        f"PUT service/bare: {put_ratio:.2f} (target >= {TARGETS['put_ratio']} with no error: "
+        f"{verdict(put_ratio >= TARGETS['put_ratio'] and service_put['errors'] == 0)})"
+    )
     print(f"peak RSS: {rss:.1f} MB (target <= {TARGETS['peak_rss_mb']}: {verdict(rss <= TARGETS['peak_rss_mb'])})")
     startup_ms = startup * 1000
-    print(f"start to ready: {startup_ms:.0f} ms (target <= {TARGETS['start_to_ready_ms']}: "
-          f"{verdict(startup_ms <= TARGETS['start_to_ready_ms'])})")
-
+    print(
+        f"start to ready: {startup_ms:.0f} ms (target <= {TARGETS['start_to_ready_ms']}: "
+        f"{verdict(startup_ms <= TARGETS['start_to_ready_ms'])})"
+    )
 
 
 def main() -> None:
@@ -314,15 +387,17 @@ def main() -> None:
     parser.add_argument("--overload-only", action="store_true", help="skip the service/bare comparison")
     args = parser.parse_args()
 
+    if not args.no_overload and not (args.moto_port and args.moto_pid):
+        sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
+    exit_on_sigterm()
     if not args.skip_build:
         build()
-    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-bench-"))
-    if not args.overload_only:
-        compare(args, workdir)
-    if not args.no_overload:
-        if not (args.moto_port and args.moto_pid):
-            sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
-        overload(args, workdir)
+    with tempfile.TemporaryDirectory(prefix="hello-birthday-bench-") as scratch:
+        workdir = Path(scratch)
+        if not args.overload_only:
+            compare(args, workdir)
+        if not args.no_overload:
+            overload(args, workdir)
 
 
 if __name__ == "__main__":

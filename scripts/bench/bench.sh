@@ -13,8 +13,12 @@ args=("$@")
 # generator can exceed five times over, which the SQLite path's is not.
 if [[ " $* " == *" --backend dynamodb "* || " $* " != *" --no-overload "* ]]; then
   port="$(free_port)"
-  start_moto "$port" "$(mktemp)"
-  trap 'kill "$MOTO_PID" 2>/dev/null' EXIT
+  moto_log="$(mktemp)"
+  on_exit "rm -f '$moto_log'"
+  # shellcheck disable=SC2016 # expanded when the script ends: start_moto sets MOTO_PID
+  on_exit 'kill "${MOTO_PID:-}" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null'
+  start_moto "$port" "$moto_log"
   args+=(--moto-port "$port" --moto-pid "$MOTO_PID")
 fi
-python3 scripts/bench/bench.py "${args[@]}"
+# Its own process group: on Ctrl-C or SIGTERM the benchmark, the service and the load generators all stop.
+run_group python3 scripts/bench/bench.py "${args[@]}"

@@ -6,10 +6,11 @@ core 1, so the service has exactly one core and req/s is "per core". For each ba
 method, one wrk run at --connections keep-alive connections: after 2 s of warm-up, the service's
 utime+stime (/proc/PID/stat) and its own request counter (/metrics) are read, and read again
 --seconds later, 1 s before wrk stops. CPU per request is the service's CPU time over the
-requests it answered in that window, and req/s those requests over wall time. Utilisation is the CPU time over wall time; "waiting" is the run
-delay of the service's threads (ready to run, no core free) over wall time. Utilisation plus
-waiting near 100 % says the service was the limit, not the load; on a machine shared with other
-work, waiting is the neighbours' share, and CPU per request stays the robust figure.
+requests it answered in that window, and req/s those requests over wall time. Utilisation is the
+CPU time over wall time; "waiting" is the run delay of the service's threads (ready to run, no
+core free) over wall time. Utilisation plus waiting near 100 % says the service was the limit,
+not the load; on a machine shared with other work, waiting is the neighbours' share, and CPU per
+request stays the robust figure.
 
 Why saturation: at low rates the CPU per request is several times higher (thread wake-ups
 dominate), which would make every capacity figure derived from it pessimistic by as much.
@@ -40,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BINARY, LUA, ROOT, free_port, moto_env, peak_rss_mb, start, stop  # noqa: E402
+from bench import BINARY, LUA, ROOT, exit_on_sigterm, free_port, moto_env, peak_rss_mb, running  # noqa: E402
 
 STUB = ROOT / "target/release/examples/dynamodb_stub"
 SERVICE_CORE = 0
@@ -57,7 +58,8 @@ COUNTER = re.compile(r"^http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", 
 def build() -> None:
     subprocess.run(
         ["cargo", "build", "--release", "--locked", "--bin", "hello-birthday", "--example", "dynamodb_stub"],
-        cwd=ROOT, check=True,
+        cwd=ROOT,
+        check=True,
     )
 
 
@@ -108,7 +110,10 @@ def socket_errors(base_url: str, method: str, seconds: int, args) -> int:
     env = dict(os.environ, BENCH_METHOD=method, BENCH_USERS=str(args.users))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "-s", str(LUA), base_url],
-        env=env, check=True, capture_output=True, text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     errors = re.search(r"Socket errors: (.*)", out)
     return sum(map(int, re.findall(r"\d+", errors[1]))) if errors else 0
@@ -181,50 +186,69 @@ def run_backend(backend: str, args, workdir: Path) -> dict[str, list[dict]]:
 def measure_service(backend: str, database_url: str, env: dict, stub_url: str | None, args) -> dict[str, list[dict]]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    service, _ = start(
-        ["taskset", "-c", str(SERVICE_CORE), BINARY, "serve", "--listen", f"127.0.0.1:{port}",
-         "--database-url", database_url],
-        f"{base_url}/readyz", env,
-    )
-    rounds: dict[str, list[dict]] = {"PUT": [], "GET": []}
-    try:
+    with running(
+        [
+            "taskset",
+            "-c",
+            str(SERVICE_CORE),
+            BINARY,
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--database-url",
+            database_url,
+        ],
+        f"{base_url}/readyz",
+        env,
+    ) as (service, _):
+        rounds: dict[str, list[dict]] = {"PUT": [], "GET": []}
         for _ in range(args.rounds):
             for method, runs in rounds.items():
                 runs.append(measure(service, base_url, stub_url, method, args))
                 print_row(f"{backend} {method}", runs[-1], file=sys.stderr)
         print(f"{backend}: peak RSS {peak_rss_mb(service.pid):.1f} MB", file=sys.stderr)
         return rounds
-    finally:
-        stop(service)
 
 
 def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: str, load_after: str) -> None:
     print()
-    print(f"service pinned to core {SERVICE_CORE}, wrk and the DynamoDB stub to core {LOAD_CORE} "
-          f"({os.cpu_count()} cores); {args.connections} keep-alive connections; {args.rounds} rounds of "
-          f"{args.seconds}s per method, each after {WARM_UP_SECONDS}s of warm-up; {args.users} users")
+    print(
+        f"service pinned to core {SERVICE_CORE}, wrk and the DynamoDB stub to core {LOAD_CORE} "
+        f"({os.cpu_count()} cores); {args.connections} keep-alive connections; {args.rounds} rounds of "
+        f"{args.seconds}s per method, each after {WARM_UP_SECONDS}s of warm-up; {args.users} users"
+    )
     print(f"load average before: {load_before}  after: {load_after}")
     print("dynamodb = examples/dynamodb_stub.rs (canned answers, plain HTTP, keep-alive), not AWS")
     print("socket errors: wrk's, over its whole run; answers: the service's, by status, in the window")
-    print("req/s = requests the service answered / wall time; CPU = service CPU time / wall time; "
-          "waiting = its threads' run delay / wall time (ready, no core free)")
-    print(f"{'':16}{'req/s':>9}{'CPU µs/req':>12}{'CPU':>6}{'waiting':>9}{'socket errors':>15}  answers; store calls per request")
+    print(
+        "req/s = requests the service answered / wall time; CPU = service CPU time / wall time; "
+        "waiting = its threads' run delay / wall time (ready, no core free)"
+    )
+    print(
+        f"{'':16}{'req/s':>9}{'CPU µs/req':>12}{'CPU':>6}{'waiting':>9}{'socket errors':>15}"
+        "  answers; store calls per request"
+    )
     for backend, methods in results.items():
         for method, runs in methods.items():
             for row in runs:
                 print_row(f"{backend} {method}", row)
             cpu = [row["cpu_us_per_request"] for row in runs if row["by_status"]]
-            print(f"{backend} {method} CPU µs per request: median {statistics.median(cpu):.1f}, "
-                  f"lowest {min(cpu):.1f} over {len(cpu)} rounds; median req/s "
-                  f"{statistics.median(row['rps'] for row in runs):.0f}")
+            print(
+                f"{backend} {method} CPU µs per request: median {statistics.median(cpu):.1f}, "
+                f"lowest {min(cpu):.1f} over {len(cpu)} rounds; median req/s "
+                f"{statistics.median(row['rps'] for row in runs):.0f}"
+            )
 
 
 def print_row(label: str, row: dict, file=sys.stdout) -> None:
     statuses = ", ".join(f"{status}: {count}" for status, count in sorted(row["by_status"].items()))
     calls = row["store_calls_per_request"]
     calls_text = "; " + ", ".join(f"{name} {per:.3f}" for name, per in calls.items()) if calls else ""
-    print(f"{label:16}{row['rps']:>9.0f}{row['cpu_us_per_request']:>12.1f}"
-          f"{row['utilisation']:>6.0%}{row['waiting']:>9.0%}{row['socket_errors']:>15}  {statuses}{calls_text}", file=file)
+    print(
+        f"{label:16}{row['rps']:>9.0f}{row['cpu_us_per_request']:>12.1f}"
+        f"{row['utilisation']:>6.0%}{row['waiting']:>9.0%}{row['socket_errors']:>15}  {statuses}{calls_text}",
+        file=file,
+    )
 
 
 def load_average() -> str:
@@ -234,8 +258,9 @@ def load_average() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "dynamodb", "both"], default="both")
-    parser.add_argument("--users", type=int, default=10_000,
-                        help="distinct usernames; PUT's 10 s writes each of them many times")
+    parser.add_argument(
+        "--users", type=int, default=10_000, help="distinct usernames; PUT's 10 s writes each of them many times"
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
@@ -244,14 +269,15 @@ def main() -> None:
     if os.cpu_count() < 2:
         sys.exit("needs two cores: one for the service, one for the load")
 
+    exit_on_sigterm()
     if not args.skip_build:
         build()
     # wrk and the stub inherit this affinity; the service gets its own core through taskset.
     os.sched_setaffinity(0, {LOAD_CORE})
-    workdir = Path(tempfile.mkdtemp(prefix="hello-birthday-capacity-"))
     backends = ["sqlite", "dynamodb"] if args.backend == "both" else [args.backend]
     load_before = load_average()
-    results = {backend: run_backend(backend, args, workdir) for backend in backends}
+    with tempfile.TemporaryDirectory(prefix="hello-birthday-capacity-") as workdir:
+        results = {backend: run_backend(backend, args, Path(workdir)) for backend in backends}
     print_report(results, args, load_before, load_average())
 
 

@@ -7,4 +7,5 @@ source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
 ensure_apt wrk wrk
 ensure_apt taskset util-linux
-python3 scripts/bench/capacity.py "$@"
+# Its own process group: on Ctrl-C or SIGTERM the measurement, the service, wrk and the stub all stop.
+run_group python3 scripts/bench/capacity.py "$@"

@@ -6,6 +6,7 @@
 Names are distinct strings of 7 ASCII letters (mixed case, up to 7 311 616 users); dates are real days
 between 1930 and 2020. Streams, so a million users need no more memory than one.
 """
+
 import random
 import string
 import sys

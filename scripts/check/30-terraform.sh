@@ -11,7 +11,6 @@ source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
 
 TF_DIR="$ROOT/deploy/terraform"
-TF_VERSION="1.11.4"  # the version installed when terraform is missing; tests need >= 1.11 (override_during)
 PROVIDER_MIRROR="/opt/tf-plugins"
 SMOKE_TIMEOUT=480     # seconds for each of apply and destroy against moto
 
@@ -19,22 +18,6 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
 phase_start=$SECONDS
 phase() { log "$1 (+$((SECONDS - phase_start))s)"; }
-
-ensure_terraform() {
-  command -v terraform >/dev/null 2>&1 && return 0
-  log "terraform missing: installing $TF_VERSION into .tools/bin from the official release"
-  ensure_apt curl curl
-  ensure_apt unzip unzip
-  local arch tmp base="https://releases.hashicorp.com/terraform/$TF_VERSION"
-  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) die "unsupported CPU $(uname -m)" ;; esac
-  tmp="$(mktemp -d)"
-  local zip="terraform_${TF_VERSION}_linux_${arch}.zip"
-  curl -fsSL -o "$tmp/$zip" "$base/$zip" && curl -fsSL -o "$tmp/SHA256SUMS" "$base/terraform_${TF_VERSION}_SHA256SUMS" ||
-    die "cannot download terraform $TF_VERSION (no internet?): install it and put it on PATH"
-  (cd "$tmp" && grep " $zip\$" SHA256SUMS | sha256sum -c --quiet) || die "checksum mismatch for $zip"
-  unzip -q -o "$tmp/$zip" terraform -d "$TOOLS/bin"
-  rm -rf "$tmp"
-}
 
 write_cli_config() {
   mkdir -p "$TOOLS/tf-plugin-cache"

@@ -19,25 +19,24 @@ ensure_apt haproxy haproxy
 log "release build: the image's static binary and the load generator"
 release="$(scripts/rollout/build-release.sh)"
 
+# Every exit path (the end, a failure, Ctrl-C, SIGTERM) stops the emulators and each Python run's process group,
+# then removes the scratch folder (scripts/lib/tools.sh on_exit, run_group).
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit "rm -rf '$work'"
 
 # One emulator each for the steady rollouts and the sparse runs, so that the rollouts' load cannot slow the
 # sparse bursts into timeouts.
-moto_endpoint() { start_moto "$1" "$work/moto-$1.log"; pids+=("$MOTO_PID"); }
+moto_endpoint() {
+  start_moto "$1" "$work/moto-$1.log"
+  on_exit "kill $MOTO_PID 2>/dev/null && wait $MOTO_PID 2>/dev/null"
+}
 rollout_moto="$(free_port)"; moto_endpoint "$rollout_moto"
 sparse_moto="$(free_port)"; moto_endpoint "$sparse_moto"
 
 alb() {
   local name="$1"; shift
-  python3 scripts/rollout/alb.py --binary "$release/hello-birthday" "$@" >"$work/alb-$name.out" 2>&1 &
-  pids+=($!); alb_runs+=("$name:$!")
+  start_group python3 scripts/rollout/alb.py --binary "$release/hello-birthday" "$@" >"$work/alb-$name.out" 2>&1
+  alb_runs+=("$name:$GROUP_PID")
 }
 alb_runs=()
 log "ALB-like sparse runs in the background: sqlite, dynamodb, and the negative control (IDLE_TIMEOUT=5s)"
@@ -47,8 +46,8 @@ alb negative --store sqlite --idle-timeout 5s --expect-failures
 
 status=0
 rollout() {
-  python3 scripts/rollout/rollout.py --binary "$release/hello-birthday" --loadgen "$release/examples/rollout_load" \
-    "$@" || status=1
+  run_group python3 scripts/rollout/rollout.py --binary "$release/hello-birthday" \
+    --loadgen "$release/examples/rollout_load" "$@" || status=1
 }
 log "rollouts under load on SQLite"
 rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"

@@ -12,4 +12,5 @@ log "release build: the image's static binary and the load generator"
 release="$(scripts/rollout/build-release.sh)"
 
 log "connection flood"
-python3 scripts/rollout/flood.py --binary "$release/hello-birthday" --loadgen "$release/examples/rollout_load" "$@"
+run_group python3 scripts/rollout/flood.py --binary "$release/hello-birthday" \
+  --loadgen "$release/examples/rollout_load" "$@"

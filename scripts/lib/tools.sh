@@ -61,3 +61,70 @@ start_moto() {
   done
   die "moto did not answer on 127.0.0.1:$port"
 }
+
+# ensure_terraform: the Terraform pinned in .terraform-version (the one place the version is written; the CI
+# workflows install it through here too) on PATH. One already on PATH is used when it is that version; otherwise
+# the official release is downloaded into .tools/bin, checked against HashiCorp's SHA256SUMS.
+TERRAFORM_VERSION="$(tr -d '[:space:]' <"$ROOT/.terraform-version")"
+ensure_terraform() {
+  local have
+  have="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -1)"
+  [ "$have" = "$TERRAFORM_VERSION" ] && return 0
+  log "terraform ${have:-missing}, not $TERRAFORM_VERSION: installing $TERRAFORM_VERSION into .tools/bin from the official release"
+  ensure_apt curl curl
+  ensure_apt unzip unzip
+  local arch tmp base="https://releases.hashicorp.com/terraform/$TERRAFORM_VERSION"
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) die "unsupported CPU $(uname -m)" ;; esac
+  local zip="terraform_${TERRAFORM_VERSION}_linux_${arch}.zip"
+  tmp="$(mktemp -d)"
+  curl -fsSL -o "$tmp/$zip" "$base/$zip" && curl -fsSL -o "$tmp/SHA256SUMS" "$base/terraform_${TERRAFORM_VERSION}_SHA256SUMS" ||
+    { rm -rf "$tmp"; die "cannot download terraform $TERRAFORM_VERSION (no internet?): install it and put it on PATH"; }
+  (cd "$tmp" && grep " $zip\$" SHA256SUMS | sha256sum -c --quiet) || { rm -rf "$tmp"; die "checksum mismatch for $zip"; }
+  unzip -q -o "$tmp/$zip" terraform -d "$TOOLS/bin"
+  rm -rf "$tmp"
+}
+
+# on_exit CMD: runs CMD (a string, eval'd) when the script ends, however it ends: at the end, on an error
+# (set -e, die), on Ctrl-C or on SIGTERM. The most recently added runs first, so a folder outlives the
+# processes writing into it. It owns the EXIT, INT and TERM traps: a script using it sets none of its own.
+_on_exit=()
+on_exit() {
+  _on_exit=("$1" "${_on_exit[@]}")
+  trap _run_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+_run_on_exit() {
+  local cmd
+  for cmd in "${_on_exit[@]}"; do eval "$cmd" || true; done
+}
+
+# run_group CMD...: runs CMD in a process group of its own and returns its exit status. If the script ends
+# first (Ctrl-C, SIGTERM, an error elsewhere), stop_group stops the whole group, so no server, emulator or load
+# generator CMD started outlives the script. CMD waits in the background because bash runs a trap only once
+# the foreground command has finished.
+run_group() {
+  start_group "$@"
+  wait "$GROUP_PID"
+}
+
+# start_group CMD...: like run_group, without waiting; sets GROUP_PID (wait "$GROUP_PID" for its status).
+start_group() {
+  setsid "$@" &
+  GROUP_PID=$!
+  on_exit "stop_group $GROUP_PID"
+}
+
+# stop_group PID: SIGTERM to the process group PID leads; its leader gets 10 s to clean up after its own
+# children (the Python tools stop them in finally blocks), then whatever is left of the group is killed.
+stop_group() {
+  local pid="$1" state
+  kill -TERM -- "-$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+    [ -n "$state" ] && [[ "$state" != Z* ]] || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}

@@ -82,9 +82,12 @@ def run(args, workdir):
         started, bursts, requests, failures = time.monotonic(), 0, 0, Counter()
         with ThreadPoolExecutor(CLIENTS_PER_BURST[1]) as clients:
             while True:
-                sessions = [clients.submit(client_session, haproxy.port, f"b{chr(97 + bursts % 26)}",
-                                           random.Random(rng.random()))
-                            for _ in range(rng.randint(*CLIENTS_PER_BURST))]
+                sessions = [
+                    clients.submit(
+                        client_session, haproxy.port, f"b{chr(97 + bursts % 26)}", random.Random(rng.random())
+                    )
+                    for _ in range(rng.randint(*CLIENTS_PER_BURST))
+                ]
                 for session in sessions:
                     count, failed = session.result()
                     requests += count
@@ -96,13 +99,21 @@ def run(args, workdir):
         seconds = time.monotonic() - started
         connections, reused = haproxy.connection_reuse()
         return {
-            "store": store.kind, "idle_timeout": args.idle_timeout or "default", "seed": args.seed,
-            "requests": requests, "failed": sum(failures.values()), "bursts": bursts, "seconds": round(seconds),
-            "server_connections": connections, "reused": reused,
+            "store": store.kind,
+            "idle_timeout": args.idle_timeout or "default",
+            "seed": args.seed,
+            "requests": requests,
+            "failed": sum(failures.values()),
+            "bursts": bursts,
+            "seconds": round(seconds),
+            "server_connections": connections,
+            "reused": reused,
             f"reused_after_{OLD_IDLE_LIMIT_S}s_idle": pool.stats.reused_after(OLD_IDLE_LIMIT_S),
             "max_idle_reused_s": round(max(pool.stats.reuse_gaps, default=0), 1),
-            "closed_by_service": pool.stats.closed_by_target, "closed_at_alb_idle_limit": pool.stats.closed_idle,
-            "peak_rss_kib": instance.peak_rss_kib(), "failures": dict(failures),
+            "closed_by_service": pool.stats.closed_by_target,
+            "closed_at_alb_idle_limit": pool.stats.closed_idle,
+            "peak_rss_kib": instance.peak_rss_kib(),
+            "failures": dict(failures),
         }
     finally:
         for part in (haproxy, pool, instance):
@@ -135,6 +146,7 @@ def main():
     result = run_in_scratch_dir("alb-", run, args)
     label = f"alb store={result['store']} idle_timeout={result['idle_timeout']}"
     return report("alb", result, verdict(result, args), label)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,7 +50,7 @@ async def hostile(port, trickle, deadline):
             # An answer (hyper may say 408) and then the close both end the wait; only the close counts.
             if not await asyncio.wait_for(reader.read(65536), deadline - time.monotonic()):
                 return time.monotonic() - started
-    except (asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, ConnectionError):
         if time.monotonic() < deadline:
             return time.monotonic() - started
     finally:
@@ -62,8 +62,9 @@ async def hostile(port, trickle, deadline):
 
 async def flood(port, silent, slow, observe_s):
     deadline = time.monotonic() + observe_s
-    tasks = [hostile(port, False, deadline) for _ in range(silent)] + \
-            [hostile(port, True, deadline) for _ in range(slow)]
+    tasks = [hostile(port, False, deadline) for _ in range(silent)] + [
+        hostile(port, True, deadline) for _ in range(slow)
+    ]
     results = await asyncio.gather(*tasks)
     return results[:silent], results[silent:]
 
@@ -71,7 +72,7 @@ async def flood(port, silent, slow, observe_s):
 def listen_overflows():
     """The kernel's count of handshakes dropped because a listen backlog was full (all sockets, this host)."""
     lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
-    return int(dict(zip(lines[0], lines[1]))["ListenOverflows"])
+    return int(dict(zip(lines[0], lines[1], strict=True))["ListenOverflows"])
 
 
 def closed_on_time(durations, bound):
@@ -91,9 +92,10 @@ def run(args, workdir):
         observe_s = 3 * args.header_read_timeout + args.slack
         out = workdir / "load"
         load = subprocess.Popen(
-            [str(args.loadgen), f"http://127.0.0.1:{instance.port}", str(observe_s + 6), str(args.rate), "8",
-             str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+            [str(args.loadgen), f"http://127.0.0.1:{instance.port}", str(observe_s + 6), str(args.rate), "8", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         time.sleep(2)  # the normal clients hold their keep-alive connections before the flood begins
         log(f"flood: {args.silent} silent and {args.slow} slow-header connections, normal load {args.rate}/s")
@@ -105,12 +107,18 @@ def run(args, workdir):
         summary = json.loads((out / "summary.json").read_text())
         bound = args.header_read_timeout + args.slack
         return {
-            "header_read_timeout": f"{args.header_read_timeout}s", "bound": f"{bound}s",
-            "silent": args.silent, "silent_closed_on_time": closed_on_time(silent, bound),
+            "header_read_timeout": f"{args.header_read_timeout}s",
+            "bound": f"{bound}s",
+            "silent": args.silent,
+            "silent_closed_on_time": closed_on_time(silent, bound),
             "silent_slowest": worst(silent),
-            "slow": args.slow, "slow_closed_on_time": closed_on_time(slow, bound), "slow_slowest": worst(slow),
-            "normal_requests": summary["requests"], "normal_failed": summary["failed"],
-            "peak_rss_mib": round(instance.peak_rss_kib() / 1024, 1), "failures": summary["failures"],
+            "slow": args.slow,
+            "slow_closed_on_time": closed_on_time(slow, bound),
+            "slow_slowest": worst(slow),
+            "normal_requests": summary["requests"],
+            "normal_failed": summary["failed"],
+            "peak_rss_mib": round(instance.peak_rss_kib() / 1024, 1),
+            "failures": summary["failures"],
             # A full backlog delays connects by the kernel's SYN retries, which reads as late closes here.
             "listen_overflows": overflows,
             "somaxconn": int(Path("/proc/sys/net/core/somaxconn").read_text()),
@@ -126,8 +134,10 @@ def verdict(result, args):
     problems = []
     for kind in ("silent", "slow"):
         if result[f"{kind}_closed_on_time"] != result[kind]:
-            problems.append(f"{result[kind] - result[f'{kind}_closed_on_time']} {kind} connections not closed "
-                            f"within {result['bound']}")
+            problems.append(
+                f"{result[kind] - result[f'{kind}_closed_on_time']} {kind} connections not closed "
+                f"within {result['bound']}"
+            )
     if result["normal_failed"] or not result["normal_requests"]:
         problems.append(f"normal traffic: {result['normal_failed']} of {result['normal_requests']} failed")
     if result["peak_rss_mib"] > args.max_rss_mib:
@@ -150,6 +160,7 @@ def main():
     raise_fd_limit(2 * (args.silent + args.slow) + 1024)
     result = run_in_scratch_dir("flood-", run, args)
     return report("flood", result, verdict(result, args))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -83,19 +83,23 @@ class Store:
             raise SystemExit("--store dynamodb needs --dynamodb-endpoint (scripts/lib/tools.sh start_moto)")
         self.url = f"dynamodb://users{os.getpid()}x{workdir.name.replace('-', '')}"
         self.env = {
-            "AWS_ENDPOINT_URL": dynamodb_endpoint, "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": dynamodb_endpoint,
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
         }
-        subprocess.run([str(binary), "create-table"], env=self.environment(), check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            [str(binary), "create-table"], env=self.environment(), check=True, stdout=subprocess.DEVNULL, timeout=60
+        )
 
     def environment(self, **extra):
         return dict(os.environ, DATABASE_URL=self.url, **self.env, **extra)
 
     def export(self):
         """username -> date of birth, as stored (read by the binary itself, so it works for both stores)."""
-        out = subprocess.run([str(self.binary), "export"], env=self.environment(), check=True,
-                             capture_output=True, timeout=120).stdout
+        out = subprocess.run(
+            [str(self.binary), "export"], env=self.environment(), check=True, capture_output=True, timeout=120
+        ).stdout
         return {user: record["dateOfBirth"] for user, record in json.loads(out).items()}
 
 
@@ -109,7 +113,10 @@ class Instance:
         self.log = open(workdir / f"{self.name}.log", "wb")
         environment = store.environment(LISTEN_ADDR=f"127.0.0.1:{self.port}", LOG_LEVEL="warn", **env)
         self.process = subprocess.Popen(
-            [str(binary), "serve"], env=environment, stdout=self.log, stderr=subprocess.STDOUT,
+            [str(binary), "serve"],
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
         self.slot = None
@@ -153,7 +160,8 @@ class Haproxy:
             # Empty slots, in maintenance until an instance is put in one through the runtime API.
             lines.append(f"    server-template app 1-{slots} 127.0.0.1:1 disabled {ALB_SERVER}")
         config = workdir / "haproxy.cfg"
-        config.write_text(f"""
+        config.write_text(
+            f"""
 global
     stats socket {self.socket_path} mode 600 level admin
     # One thread: the two cores are shared with the instances and the load generator.
@@ -175,11 +183,16 @@ backend service
     balance roundrobin
 {ALB_POOLING}
 {backend_options}
-""" + "\n".join(lines) + "\n")
+"""
+            + "\n".join(lines)
+            + "\n"
+        )
         self.log = open(workdir / "haproxy.log", "wb")
         self.process = subprocess.Popen(
             ["haproxy", "-db", "-f", str(config)],
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 10
         while not self.socket_path.exists():
@@ -209,7 +222,8 @@ backend service
         """Slot name -> (status, sessions in flight, queued)."""
         return {
             name: (row["status"], int(row["scur"] or 0), int(row["qcur"] or 0))
-            for name, row in self.stats().items() if name not in ("BACKEND", "FRONTEND")
+            for name, row in self.stats().items()
+            if name not in ("BACKEND", "FRONTEND")
         }
 
     def connection_reuse(self):

@@ -3,7 +3,8 @@
 
 HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, or with
 --store dynamodb a table on the DynamoDB emulator) and checks each on /readyz. It pools and reuses its
-connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs) sends steady mixed GET/PUT traffic the whole time.
+connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs)
+sends steady mixed GET/PUT traffic the whole time.
 Meanwhile every instance is replaced, twice over: start a new one, wait until HAProxy marks it UP, then
 retire the old one in the order the mode names:
 
@@ -23,6 +24,7 @@ import argparse
 import csv
 import http.client
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,10 +53,15 @@ class Balancer(Haproxy):
     SLOTS = 2 * INSTANCES
 
     def __init__(self, workdir, port):
-        super().__init__(workdir, port, slots=self.SLOTS, backend_options=f"""    timeout check {CHECK_TIMEOUT_MS}ms
+        super().__init__(
+            workdir,
+            port,
+            slots=self.SLOTS,
+            backend_options=f"""    timeout check {CHECK_TIMEOUT_MS}ms
     option httpchk GET /readyz
     http-check expect status 200
-    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}""")
+    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}""",
+        )
 
     def add(self, port):
         slot = self.free.pop(0)
@@ -131,9 +138,17 @@ def run_mode(mode, args, workdir):
         out = workdir / "load"
         load_log = open(workdir / "load.log", "wb")
         load = subprocess.Popen(
-            [str(args.loadgen), f"http://127.0.0.1:{haproxy.port}", str(args.max_seconds), str(args.rate),
-             str(args.workers), str(out)],
-            stdout=load_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+            [
+                str(args.loadgen),
+                f"http://127.0.0.1:{haproxy.port}",
+                str(args.max_seconds),
+                str(args.rate),
+                str(args.workers),
+                str(out),
+            ],
+            stdout=load_log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         started = time.monotonic()
         time.sleep(args.steady)
@@ -149,8 +164,10 @@ def run_mode(mode, args, workdir):
                     events["unclean_exits"] += 1
                     log(f"{old.name} exited with {status}")
             events["windows"].append((window_start, time.time()))
-            log(f"{mode}: rollout {number} replaced {INSTANCES} instances in "
-                f"{events['windows'][-1][1] - window_start:.1f}s")
+            log(
+                f"{mode}: rollout {number} replaced {INSTANCES} instances in "
+                f"{events['windows'][-1][1] - window_start:.1f}s"
+            )
             time.sleep(1)
         # Steady traffic after the last rollout too, and at least min_seconds of load in all where it counts.
         min_seconds = args.min_seconds + 1 if mode in POSITIVE_MODES else 0
@@ -215,12 +232,14 @@ def summarise(mode, out, store, haproxy, events):
         "server_connections": events["server_connections"],
         "reused": events["reused"],
     }
-    line = (f"rollout store={store.kind} mode={mode} requests={result['requests']} seconds={result['seconds']} "
-            f"rate={result['rate']}/s failed={result['failed']} lost_writes={lost} "
-            f"acked_writes={len(acked)} unreadable={unreadable} rollouts={result['rollouts']} "
-            f"unclean_exits={result['unclean_exits']} p99_steady={result['p99_steady_ms']}ms "
-            f"p99_rollout={result['p99_rollout_ms']}ms server_connections={result['server_connections']} "
-            f"reused={result['reused']}")
+    line = (
+        f"rollout store={store.kind} mode={mode} requests={result['requests']} seconds={result['seconds']} "
+        f"rate={result['rate']}/s failed={result['failed']} lost_writes={lost} "
+        f"acked_writes={len(acked)} unreadable={unreadable} rollouts={result['rollouts']} "
+        f"unclean_exits={result['unclean_exits']} p99_steady={result['p99_steady_ms']}ms "
+        f"p99_rollout={result['p99_rollout_ms']}ms server_connections={result['server_connections']} "
+        f"reused={result['reused']}"
+    )
     if result["max_detection_ms"] is not None:
         line += f" lb_detection_max={result['max_detection_ms']:.0f}ms drain_delay={events['drain_delay_ms']}ms"
     if result["failures"]:
@@ -250,8 +269,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday binary")
     parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load example binary")
-    parser.add_argument("--mode", action="append", choices=POSITIVE_MODES + NEGATIVE_MODES,
-                        help="repeatable; default: all four")
+    parser.add_argument(
+        "--mode", action="append", choices=POSITIVE_MODES + NEGATIVE_MODES, help="repeatable; default: all four"
+    )
     parser.add_argument("--store", choices=("sqlite", "dynamodb"), default="sqlite")
     parser.add_argument("--dynamodb-endpoint", help="the emulator's URL, for --store dynamodb")
     parser.add_argument("--rate", type=int, default=2500, help="requests/s the load generator aims at")
@@ -271,8 +291,10 @@ def main():
     results, problems = [], []
     try:
         for mode in modes:
-            log(f"{mode}: 3 instances on {args.store} behind HAProxy, {args.rate} requests/s from "
-                f"{args.workers} clients")
+            log(
+                f"{mode}: 3 instances on {args.store} behind HAProxy, {args.rate} requests/s from "
+                f"{args.workers} clients"
+            )
             result = run_mode(mode, args, root / mode)
             results.append(result)
             problems += verdict(result, args)
@@ -280,7 +302,7 @@ def main():
         if args.keep:
             log(f"logs and databases kept in {root}")
         else:
-            subprocess.run(["rm", "-rf", str(root)], check=False)
+            shutil.rmtree(root, ignore_errors=True)
     if args.results:
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     for problem in problems:

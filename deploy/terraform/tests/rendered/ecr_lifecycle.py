@@ -64,7 +64,7 @@ def expired_by(policy, repository, now):
         matched = [i for i in images if _selects(selection, i)]
         if selection["countType"] == "imageCountMoreThan":
             newest_first = sorted(matched, key=lambda i: i.pushed_at, reverse=True)
-            candidates = newest_first[selection["countNumber"]:]
+            candidates = newest_first[selection["countNumber"] :]
         elif selection["countType"] == "sinceImagePushed" and selection.get("countUnit") == "days":
             candidates = [i for i in matched if now - i.pushed_at > selection["countNumber"] * DAY]
         else:
@@ -103,8 +103,7 @@ def push_build(repository, n, pushed_at, tag_prefix="commit-"):
 
 def pullable_builds(repository):
     """Builds whose tagged index and every image it references are still there."""
-    return [i for i in repository.images.values()
-            if i.tags and all(c in repository.images for c in i.children)]
+    return [i for i in repository.images.values() if i.tags and all(c in repository.images for c in i.children)]
 
 
 def replay(policy, builds_per_day=3, days=60):
@@ -121,6 +120,7 @@ def replay(policy, builds_per_day=3, days=60):
 
 def lifecycle_policies(root):
     from state import resources
+
     for r in resources(pathlib.Path(root)):
         if r.type == "aws_ecr_lifecycle_policy":
             yield r.address, json.loads(r.values["policy"])
@@ -131,11 +131,16 @@ def main(roots):
     for root in roots:
         for address, policy in lifecycle_policies(root):
             checked += 1
-            keep = next(r["selection"]["countNumber"] for r in policy["rules"] if r["selection"]["tagStatus"] == "tagged")
+            keep = next(
+                r["selection"]["countNumber"] for r in policy["rules"] if r["selection"]["tagStatus"] == "tagged"
+            )
             repository, broken = replay(policy)
             kept = len(pullable_builds(repository))
-            print(f"{root}: {address}: {kept} builds pullable after 180 builds over 60 days (policy keeps {keep}), "
-                  f"{len(repository.images)} manifests stored, {broken} broken builds seen", file=sys.stderr)
+            print(
+                f"{root}: {address}: {kept} builds pullable after 180 builds over 60 days (policy keeps {keep}), "
+                f"{len(repository.images)} manifests stored, {broken} broken builds seen",
+                file=sys.stderr,
+            )
             if kept != keep or broken:
                 failures.append(address)
     if not checked:

@@ -7,7 +7,6 @@ malformed ARN...). Zero findings, or each one accepted next to its policy in the
     python lint_policies.py ROOT_DIR...     (after `terraform apply`; reads `terraform show -json`)
 """
 
-import json
 import pathlib
 import re
 import sys
@@ -25,8 +24,14 @@ SKIP = re.compile(r"#parliament:skip=([A-Z_]+):(.{20,})")
 # AWS's definition of those: a trust policy has no Resource (the role is the resource), and in a key, bucket, topic
 # or endpoint policy Resource "*" means the resource the policy is attached to, not every resource.
 NOT_FOR_TRUST_POLICIES = {"MALFORMED": "Statement contains neither Resource nor NotResource"}
-RESOURCE_POLICIES = {"aws_kms_key", "aws_s3_bucket_policy", "aws_sns_topic", "aws_sns_topic_policy", "aws_vpc_endpoint",
-                     "aws_ecr_repository_policy"}
+RESOURCE_POLICIES = {
+    "aws_kms_key",
+    "aws_s3_bucket_policy",
+    "aws_sns_topic",
+    "aws_sns_topic_policy",
+    "aws_vpc_endpoint",
+    "aws_ecr_repository_policy",
+}
 
 
 def identity_only(finding, resource_type, attribute):
@@ -63,8 +68,11 @@ def main(roots):
                 problems.append(f"{where}: {finding.issue} ({finding.severity}): {finding.title}: {finding.detail}")
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"parliament {parliament.__version__}: {checked} policy documents, {len(problems)} findings, "
-          f"{accepted} accepted by #parliament:skip", file=sys.stderr)
+    print(
+        f"parliament {parliament.__version__}: {checked} policy documents, {len(problems)} findings, "
+        f"{accepted} accepted by #parliament:skip",
+        file=sys.stderr,
+    )
     if checked == 0:
         sys.exit("no policy document found: is the state empty?")
     sys.exit(1 if problems else 0)

@@ -31,15 +31,18 @@ def _block(directory: pathlib.Path, rtype: str, name: str) -> str:
         text = tf.read_text()
         m = start.search(text)
         if m:
-            end = re.search(r"^\}", text[m.end():], re.M)
-            return text[m.start(): m.end() + (end.end() if end else len(text))]
+            end = re.search(r"^\}", text[m.end() :], re.M)
+            return text[m.start() : m.end() + (end.end() if end else len(text))]
     return ""
 
 
 def resources(root: pathlib.Path):
     """Every managed resource in ROOT's state."""
-    shown = json.loads(subprocess.run(["terraform", f"-chdir={root}", "show", "-json"], check=True,
-                                      capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run(
+            ["terraform", f"-chdir={root}", "show", "-json"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     dirs = _module_dirs(root)
 
     def walk(module):

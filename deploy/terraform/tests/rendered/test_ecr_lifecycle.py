@@ -4,19 +4,37 @@ import unittest
 
 from ecr_lifecycle import DAY, Image, Repository, expired_by, pullable_builds, push_build, replay, run
 
-UNTAGGED_7_DAYS = {"rulePriority": 2, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                                    "countUnit": "days", "countNumber": 7}, "action": {"type": "expire"}}
-KEEP_30_BUILDS = {"rules": [
-    {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPrefixList": ["commit-"],
-                                      "countType": "imageCountMoreThan", "countNumber": 30}, "action": {"type": "expire"}},
-    UNTAGGED_7_DAYS,
-]}
+UNTAGGED_7_DAYS = {
+    "rulePriority": 2,
+    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
+    "action": {"type": "expire"},
+}
+KEEP_30_BUILDS = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": ["commit-"],
+                "countType": "imageCountMoreThan",
+                "countNumber": 30,
+            },
+            "action": {"type": "expire"},
+        },
+        UNTAGGED_7_DAYS,
+    ]
+}
 # What modules/registry had before: "keep the 30 most recent images", any tag status.
-KEEP_30_MANIFESTS = {"rules": [
-    dict(UNTAGGED_7_DAYS, rulePriority=1),
-    {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
-     "action": {"type": "expire"}},
-]}
+KEEP_30_MANIFESTS = {
+    "rules": [
+        dict(UNTAGGED_7_DAYS, rulePriority=1),
+        {
+            "rulePriority": 2,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30},
+            "action": {"type": "expire"},
+        },
+    ]
+}
 
 
 class Rules(unittest.TestCase):
@@ -35,22 +53,45 @@ class Rules(unittest.TestCase):
         repo = Repository()
         for n in range(3):
             repo.push(Image(f"d{n}", n, tags=(f"commit-{n}",)))
-        policy = {"rules": [dict(KEEP_30_BUILDS["rules"][0], selection=dict(
-            KEEP_30_BUILDS["rules"][0]["selection"], countNumber=2))]}
+        policy = {
+            "rules": [
+                dict(KEEP_30_BUILDS["rules"][0], selection=dict(KEEP_30_BUILDS["rules"][0]["selection"], countNumber=2))
+            ]
+        }
         self.assertEqual(set(expired_by(policy, repo, 10)), {"d0"})
 
     def test_prefix_selects_only_build_tags(self):
         repo = Repository()
         repo.push(Image("old", 0, tags=("0123abcd",)))
-        self.assertEqual(expired_by({"rules": [dict(KEEP_30_BUILDS["rules"][0], selection=dict(
-            KEEP_30_BUILDS["rules"][0]["selection"], countNumber=0))]}, repo, DAY), {})
+        self.assertEqual(
+            expired_by(
+                {
+                    "rules": [
+                        dict(
+                            KEEP_30_BUILDS["rules"][0],
+                            selection=dict(KEEP_30_BUILDS["rules"][0]["selection"], countNumber=0),
+                        )
+                    ]
+                },
+                repo,
+                DAY,
+            ),
+            {},
+        )
 
     def test_a_lower_rule_never_expires_what_a_higher_rule_matched(self):
         repo = Repository()
         repo.push(Image("untagged", 0))
-        policy = {"rules": [dict(UNTAGGED_7_DAYS, rulePriority=1, selection=dict(UNTAGGED_7_DAYS["selection"], countNumber=99)),
-                            {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-                                                              "countNumber": 0}, "action": {"type": "expire"}}]}
+        policy = {
+            "rules": [
+                dict(UNTAGGED_7_DAYS, rulePriority=1, selection=dict(UNTAGGED_7_DAYS["selection"], countNumber=99)),
+                {
+                    "rulePriority": 2,
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 0},
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
         self.assertEqual(expired_by(policy, repo, DAY), {})
 
 

@@ -15,7 +15,9 @@ def main(roots):
     problems = []
     for root in roots:
         found = {r.address.split("module.stack.", 1)[-1]: r.values for r in resources(pathlib.Path(root))}
-        statements = {s["Sid"]: s for s in json.loads(found["module.ci_access.aws_iam_role_policy.deploy"]["policy"])["Statement"]}
+        statements = {
+            s["Sid"]: s for s in json.loads(found["module.ci_access.aws_iam_role_policy.deploy"]["policy"])["Statement"]
+        }
         granted = {
             "service": statements["UpdateService"]["Resource"],
             "cluster": statements["UpdateService"]["Condition"]["ArnEquals"]["ecs:cluster"],
@@ -28,7 +30,9 @@ def main(roots):
         }
         for what in granted:
             if granted[what] != actual[what]:
-                problems.append(f"{root}: the deploy role is granted {what} {granted[what]}, but the apply created {actual[what]}")
+                problems.append(
+                    f"{root}: the deploy role is granted {what} {granted[what]}, but the apply created {actual[what]}"
+                )
     for p in problems:
         print(p, file=sys.stderr)
     print(f"deploy role ARNs checked against {len(roots)} applied roots, {len(problems)} problems", file=sys.stderr)

@@ -40,8 +40,9 @@ def split(reference):
 
 def get(reference):
     registry_id, name, image_id = split(reference)
-    images = ecr().batch_get_image(registryId=registry_id, repositoryName=name, imageIds=[image_id],
-                                   acceptedMediaTypes=ACCEPTED)["images"]
+    images = ecr().batch_get_image(
+        registryId=registry_id, repositoryName=name, imageIds=[image_id], acceptedMediaTypes=ACCEPTED
+    )["images"]
     if not images:
         sys.exit(f"stub: {reference}: manifest unknown")
     return images[0]["imageManifest"]
@@ -50,8 +51,13 @@ def get(reference):
 def put(registry_id, name, body, tag=None):
     """PutImage with the digest a registry computes: sha256 of the exact bytes (moto invents one otherwise)."""
     digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-    args = {"registryId": registry_id, "repositoryName": name, "imageManifest": body,
-            "imageManifestMediaType": json.loads(body)["mediaType"], "imageDigest": digest}
+    args = {
+        "registryId": registry_id,
+        "repositoryName": name,
+        "imageManifest": body,
+        "imageManifestMediaType": json.loads(body)["mediaType"],
+        "imageDigest": digest,
+    }
     if tag:
         args["imageTag"] = tag
     try:
@@ -62,8 +68,7 @@ def put(registry_id, name, body, tag=None):
 
 
 def descriptor(media_type, body, platform=None):
-    d = {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(body.encode()).hexdigest(),
-         "size": len(body)}
+    d = {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(body.encode()).hexdigest(), "size": len(body)}
     if platform:
         d["platform"] = platform
     return d
@@ -107,19 +112,37 @@ def push_build(repository, seed):
     registry_id, name, _ = split(repository + ":x")
     digests = []
     for arch in ("amd64", "arm64"):
-        layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 1,
-                 "digest": "sha256:" + hashlib.sha256(f"{seed}-{arch}-layer".encode()).hexdigest()}
-        config = {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 1,
-                  "digest": "sha256:" + hashlib.sha256(f"{seed}-{arch}-config".encode()).hexdigest()}
+        layer = {
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "size": 1,
+            "digest": "sha256:" + hashlib.sha256(f"{seed}-{arch}-layer".encode()).hexdigest(),
+        }
+        config = {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "size": 1,
+            "digest": "sha256:" + hashlib.sha256(f"{seed}-{arch}-config".encode()).hexdigest(),
+        }
         image = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST, "config": config, "layers": [layer]})
-        attestation = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST, "config": config,
-                                  "layers": [dict(layer, mediaType="application/vnd.in-toto+json")]})
+        attestation = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": MANIFEST,
+                "config": config,
+                "layers": [dict(layer, mediaType="application/vnd.in-toto+json")],
+            }
+        )
         put(registry_id, name, image)
         put(registry_id, name, attestation)
-        index = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": [
-            descriptor(MANIFEST, image, {"architecture": arch, "os": "linux"}),
-            descriptor(MANIFEST, attestation, {"architecture": "unknown", "os": "unknown"}),
-        ]})
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": INDEX,
+                "manifests": [
+                    descriptor(MANIFEST, image, {"architecture": arch, "os": "linux"}),
+                    descriptor(MANIFEST, attestation, {"architecture": "unknown", "os": "unknown"}),
+                ],
+            }
+        )
         digests.append(put(registry_id, name, index))
     print(" ".join(digests))
 
