@@ -59,7 +59,8 @@ OVERLOAD_FACTORS = (1, 2, 5)
 
 
 def user_name(i: int) -> str:
-    """Must match scripts/bench/users.lua."""
+    """As tests/api/common/names.rs names them (the Rust load generators include that file); users.lua reads
+    the names this script writes next to the import file (names-N.txt)."""
     letters = []
     while True:
         letters.append(chr(97 + i % 26))
@@ -155,8 +156,13 @@ def pinned(cpu: str | None, command: list) -> list:
     return ["taskset", "-c", cpu, *command] if cpu else command
 
 
-def wrk(base_url: str, method: str, seconds: int, connections: int, users: int, cpu: str | None = None) -> dict:
-    env = dict(os.environ, BENCH_METHOD=method, BENCH_USERS=str(users))
+def names_file(workdir: Path, users: int) -> Path:
+    """One username per line, as imported: what users.lua picks from."""
+    return workdir / f"names-{users}.txt"
+
+
+def wrk(base_url: str, method: str, seconds: int, connections: int, names: Path, cpu: str | None = None) -> dict:
+    env = dict(os.environ, BENCH_METHOD=method, BENCH_NAMES=str(names))
     out = subprocess.run(
         pinned(
             cpu,
@@ -204,14 +210,16 @@ def new_dynamodb_table(env: dict, name: str) -> str:
 
 
 def import_users(database_url: str, users: int, env: dict, workdir: Path) -> float:
-    """Imports users named as users.lua asks for them; returns the seconds the import took."""
+    """Imports `users` users and writes their names for users.lua; returns the seconds the import took."""
     # import never creates a store (a typo in a backup job's URL must not pass for an empty backup); create-table
     # makes the SQLite file and is a no-op for a table that exists.
     subprocess.run(
         [BINARY, "create-table", "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
     )
     users_file = workdir / f"users-{users}.json"
-    users_file.write_text(json.dumps({user_name(i): {"dateOfBirth": "1990-05-01"} for i in range(users)}))
+    names = [user_name(i) for i in range(users)]
+    users_file.write_text(json.dumps(dict.fromkeys(names, {"dateOfBirth": "1990-05-01"})))
+    names_file(workdir, users).write_text("\n".join(names) + "\n")
     started = time.monotonic()
     subprocess.run(
         [BINARY, "import", users_file, "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
@@ -250,8 +258,10 @@ def overload(args: argparse.Namespace, workdir: Path) -> None:
         f"{base}/readyz",
         env,
     ):
-        wrk(base, "GET", 2, args.connections, OVERLOAD_USERS, LOAD_CPU)
-        closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, OVERLOAD_USERS, LOAD_CPU)
+        wrk(base, "GET", 2, args.connections, names_file(workdir, OVERLOAD_USERS), LOAD_CPU)
+        closed_loop = wrk(
+            base, "GET", args.overload_seconds, args.connections, names_file(workdir, OVERLOAD_USERS), LOAD_CPU
+        )
         # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
         capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
         print()
@@ -311,12 +321,14 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
         running([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env),
     ):
         for base in targets.values():
-            wrk(base, "GET", 2, args.connections, args.users)
+            wrk(base, "GET", 2, args.connections, names_file(workdir, args.users))
         for method in ("GET", "PUT"):
             for round_number in range(args.rounds):
                 order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
                 for name in order:
-                    runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, args.users))
+                    runs[name, method].append(
+                        wrk(targets[name], method, args.seconds, args.connections, names_file(workdir, args.users))
+                    )
         rss = peak_rss_mb(service.pid)
 
     def median_run(name: str, method: str) -> dict:

@@ -41,7 +41,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import BINARY, LUA, ROOT, exit_on_sigterm, free_port, moto_env, peak_rss_mb, running  # noqa: E402
+from bench import (  # noqa: E402
+    BINARY,
+    LUA,
+    ROOT,
+    exit_on_sigterm,
+    free_port,
+    moto_env,
+    names_file,
+    peak_rss_mb,
+    running,
+    user_name,
+)
 
 STUB = ROOT / "target/release/examples/dynamodb_stub"
 SERVICE_CORE = 0
@@ -107,7 +118,7 @@ def difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 def socket_errors(base_url: str, method: str, seconds: int, args) -> int:
     """Runs wrk with one thread, as the load has one core; returns its socket errors. Latency is
     not asked for: at saturation it measures the queue, and the answers are counted by the service."""
-    env = dict(os.environ, BENCH_METHOD=method, BENCH_USERS=str(args.users))
+    env = dict(os.environ, BENCH_METHOD=method, BENCH_NAMES=str(args.names))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "-s", str(LUA), base_url],
         env=env,
@@ -277,6 +288,9 @@ def main() -> None:
     backends = ["sqlite", "dynamodb"] if args.backend == "both" else [args.backend]
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="hello-birthday-capacity-") as workdir:
+        # No user is imported: GETs mostly answer 404, PUTs write these names over and over.
+        args.names = names_file(Path(workdir), args.users)
+        args.names.write_text("".join(f"{user_name(i)}\n" for i in range(args.users)))
         results = {backend: run_backend(backend, args, Path(workdir)) for backend in backends}
     print_report(results, args, load_before, load_average())
 

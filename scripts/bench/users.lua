@@ -1,17 +1,7 @@
--- wrk script: GET or PUT /hello/{name} for random users out of BENCH_USERS, named exactly as
--- scripts/bench/bench.py imports them ("user" + the index in base 26, little-endian letters).
-local users = tonumber(os.getenv("BENCH_USERS") or "100000")
+-- wrk script: GET or PUT /hello/{name} for random users among those scripts/bench/bench.py imported,
+-- read from the file it wrote (BENCH_NAMES, one name per line), so the names are made in one place.
 local method = os.getenv("BENCH_METHOD") or "GET"
-
-local function name(i)
-  local s = "user"
-  repeat
-    local r = i % 26
-    s = s .. string.char(97 + r)
-    i = (i - r) / 26
-  until i == 0
-  return s
-end
+local names = {}
 
 local counter = 0
 function setup(thread)
@@ -21,10 +11,13 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + seed)
+  for line in io.lines(assert(os.getenv("BENCH_NAMES"), "BENCH_NAMES is not set")) do
+    names[#names + 1] = line
+  end
 end
 
 function request()
-  local path = "/hello/" .. name(math.random(0, users - 1))
+  local path = "/hello/" .. names[math.random(1, #names)]
   if method == "PUT" then
     local body = string.format('{"dateOfBirth":"%04d-%02d-%02d"}',
       math.random(1950, 2010), math.random(1, 12), math.random(1, 28))
