@@ -38,6 +38,7 @@ REGION_HEADER = "x-served-by-region"
 
 def greeting(username, birth, today):
     """The service's contract, so that a GET proves it read the date last written, not just any date."""
+
     def birthday_in(year):
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         day = 28 if (birth.month, birth.day) == (2, 29) and not leap else birth.day
@@ -131,7 +132,11 @@ def judge(put, ghost, status, payload, username, written):
     if status != 200:
         return f"status:{status}"
     message = json.loads(payload).get("message")
-    return "ok" if message == greeting(username, written[username], datetime.datetime.now(datetime.UTC).date()) else "stale"
+    return (
+        "ok"
+        if message == greeting(username, written[username], datetime.datetime.now(datetime.UTC).date())
+        else "stale"
+    )
 
 
 def main():
@@ -142,8 +147,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     rows, acked = [], {}
     period = workers / float(rate)
-    threads = [threading.Thread(target=worker, args=(n, host, int(port), period, stop, rows, acked))
-               for n in range(workers)]
+    threads = [
+        threading.Thread(target=worker, args=(n, host, int(port), period, stop, rows, acked)) for n in range(workers)
+    ]
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
