@@ -6,7 +6,8 @@
 # production code path). On each store, under steady mixed GET/PUT load, a whole region (every instance and its
 # balancer) is killed and brought back: failures only within the predicted detection window, fail-back, 0 lost
 # writes; the traffic dial drains a region with 0 failures; and the negative control, global health checks off,
-# must fail until the region returns. One summary line per store and mode. See scripts/failover/drill.py and
+# must fail until the region returns. One summary line per store and mode. First, in under a second, the guard of the
+# real drain lever (scripts/failover/traffic-dial.sh) against a stubbed AWS CLI. See scripts/failover/drill.py and
 # docs/operations/runbook.md#game-day-drain-a-region-on-purpose.
 # Wall time: about 2.5 minutes once the static release binary is built (shared with the rollout, flood and
 # monitoring checks); each store's drill is bounded to 3 minutes. Arguments go to drill.py, e.g. `--mode checks`.
@@ -15,6 +16,8 @@ source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
 
 ensure_apt haproxy haproxy
+log "the drain lever's guard (scripts/failover/traffic-dial.sh, stubbed AWS CLI)"
+scripts/failover/traffic-dial-test.sh
 release="$(scripts/rollout/build-release.sh)"
 
 work="$(mktemp -d)"
