@@ -29,22 +29,20 @@ itself (`hello-birthday export`) and through the entry point. One summary line p
 import argparse
 import collections
 import csv
-import ctypes
 import datetime
 import http.client
 import io
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# The rollout checks' harness: instances on either store, HAProxy pooling as an ALB does, process hygiene.
+sys.path[:0] = [str(HERE), str(HERE.parent / "rollout")]
+from harness import Haproxy, Instance, Store, die_with_parent, exit_on_sigterm, free_port, run_in_scratch_dir  # noqa: E402
 from load import REGION_HEADER, REQUEST_TIMEOUT_S, greeting  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -67,33 +65,10 @@ REGIONAL_INTERVAL_MS, REGIONAL_FALL, REGIONAL_RISE = round(10000 * TIME_SCALE), 
 OUTAGE_S = 3 * PREDICTED_DETECTION_S
 STEADY_S = 4
 
-_libc = ctypes.CDLL(None, use_errno=True)
 
-
-def die_with_parent():
-    """SIGKILL to every child if the drill dies, however it dies (prctl PR_SET_PDEATHSIG)."""
-    _libc.prctl(1, signal.SIGKILL)
-
-
-def spawn(command, log_path, env=None):
-    log_file = open(log_path, "ab")
-    process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-    log_file.close()
-    return process
-
-
-def kill(processes):
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-    for process in processes:
-        process.wait()
-
-
-def unused_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def spawn(command, log_path):
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def say(message):
@@ -117,111 +92,58 @@ def answers_ready(port):
         return False
 
 
-def haproxy(config_path, text, log_path):
-    config_path.write_text(text)
-    return spawn(["haproxy", "-db", "-f", str(config_path)], log_path)
-
-
-class Store:
-    """The one store every instance of both regions uses, in place of the global table's replicas."""
-
-    def __init__(self, kind, binary, workdir, dynamodb_endpoint):
-        self.kind, self.binary = kind, binary
-        if kind == "sqlite":
-            self.url, self.base = f"sqlite://{workdir / 'users.db'}", {}
-        else:
-            self.url = f"dynamodb://users-{workdir.name}"
-            # moto keeps a table per signing region and has no replicas: every instance signs for the first region
-            # so that both regions see one table (the regional balancer tags answers with the region instead).
-            self.base = {
-                "AWS_ENDPOINT_URL": dynamodb_endpoint,
-                "AWS_ACCESS_KEY_ID": "drill",
-                "AWS_SECRET_ACCESS_KEY": "drill",
-            }
-
-    def env(self, region, **extra):
-        signing = {"AWS_REGION": REGIONS[0]} if self.kind == "dynamodb" else {"AWS_REGION": region}
-        return dict(os.environ, DATABASE_URL=self.url, **self.base, **signing, **extra)
-
-    def cli(self, *args):
-        """A one-off command of the binary against the store; its stdout."""
-        command = [str(self.binary), *args, "--database-url", self.url]
-        done = subprocess.run(command, env=self.env(REGIONS[0]), capture_output=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)}: {done.stderr.decode(errors='replace')}")
-        return done.stdout
-
-    def create(self):
-        self.cli("create-table")
-
-    def users(self):
-        """username -> date of birth, straight from the store (export), not through any balancer."""
-        return {user: record["dateOfBirth"] for user, record in json.loads(self.cli("export")).items()}
-
-
 class Region:
     """INSTANCES service processes and their balancer; `down` kills all of them at once, as an outage does."""
 
     def __init__(self, name, store, workdir):
         self.name, self.store, self.workdir = name, store, workdir
-        self.port = unused_port()
-        self.processes = []
+        # Fixed across outages: the entry point keeps the region's address, as an accelerator keeps its endpoint.
+        self.port = free_port()
+        self.instances, self.balancer, self.incarnation = [], None, 0
 
     def up(self):
-        ports = [unused_port() for _ in range(INSTANCES)]
-        for number, port in enumerate(ports):
-            env = self.store.env(self.name, LISTEN_ADDR=f"127.0.0.1:{port}", LOG_LEVEL="warn")
-            self.processes.append(
-                spawn([str(self.store.binary), "serve"], self.workdir / f"{self.name}-{number}.log", env)
-            )
-        # All at once, as a region's tasks start; the store was created beforehand, so none waits on another.
-        for port in ports:
-            wait_for(f"{self.name} instance on {port}", lambda p=port: answers_ready(p), 20)
-        servers = "\n".join(f"    server i{n} 127.0.0.1:{port}" for n, port in enumerate(ports))
-        self.processes.append(
-            haproxy(
-                self.workdir / f"{self.name}.cfg",
-                f"""
-global
-    nbthread 1
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    timeout check {GLOBAL_TIMEOUT_MS}ms
-    retries 0
-frontend alb
-    bind 127.0.0.1:{self.port}
-    http-response set-header {REGION_HEADER} {self.name}
-    default_backend tasks
-backend tasks
-    option httpchk GET /readyz
+        # With moto every instance signs for the harness's one region (see the module's docstring).
+        region = {} if self.store.kind == "dynamodb" else {"AWS_REGION": self.name}
+        self.instances = [Instance(self.store.binary, self.store, self.workdir, **region) for _ in range(INSTANCES)]
+        # All at once, as a region's tasks start.
+        for instance in self.instances:
+            instance.wait_ready(20)
+        self.incarnation += 1
+        scratch = self.workdir / f"{self.name}-lb{self.incarnation}"
+        scratch.mkdir()
+        # The ALB's target group: HTTP checks on /readyz, and every answer tagged with the region that gave it.
+        self.balancer = Haproxy(
+            scratch,
+            self.port,
+            backend_options=f"""    option httpchk GET /readyz
     http-check expect status 200
+    timeout check {GLOBAL_TIMEOUT_MS}ms
     default-server check inter {REGIONAL_INTERVAL_MS}ms fall {REGIONAL_FALL} rise {REGIONAL_RISE}
-{servers}
-""",
-                self.workdir / f"{self.name}-lb.log",
-            )
+    http-response set-header {REGION_HEADER} {self.name}""",
+            servers={instance.name: instance.port for instance in self.instances},
         )
         wait_for(f"{self.name} balancer", lambda: answers_ready(self.port), 10)
 
     def down(self):
-        kill(self.processes)
-        self.processes = []
+        processes = [instance.process for instance in self.instances]
+        processes += [self.balancer.process] if self.balancer else []
+        for process in processes:
+            process.kill()
+        for part in [*self.instances, *([self.balancer] if self.balancer else [])]:
+            part.stop()
+        self.instances, self.balancer = [], None
 
 
 class EntryPoint:
     """The global balancer: connections, not requests, go to a region, as with Global Accelerator."""
 
     def __init__(self, regions, checks, workdir):
-        self.port = unused_port()
+        self.port = free_port()
         self.socket_path = workdir / "entry-point.sock"
         check = f" check inter {GLOBAL_INTERVAL_MS}ms fall {GLOBAL_THRESHOLD} rise {GLOBAL_THRESHOLD}" if checks else ""
         servers = "\n".join(f"    server {r.name} 127.0.0.1:{r.port} weight 100{check}" for r in regions)
-        self.process = haproxy(
-            workdir / "entry-point.cfg",
-            f"""
+        config = workdir / "entry-point.cfg"
+        config.write_text(f"""
 global
     stats socket {self.socket_path} mode 600 level admin
     nbthread 1
@@ -241,9 +163,8 @@ backend regions
     option httpchk GET /readyz
     http-check expect status 200
 {servers}
-""",
-            workdir / "entry-point.log",
-        )
+""")
+        self.process = spawn(["haproxy", "-db", "-f", str(config)], workdir / "entry-point.log")
         wait_for("the entry point", self.socket_path.exists, 10)
 
     def command(self, line):
@@ -263,13 +184,13 @@ backend regions
         self.command(f"set weight regions/{name} {percent}")
 
     def stop(self):
-        kill([self.process])
+        self.process.kill()
+        self.process.wait()
 
 
 def run(mode, args, workdir):
     workdir.mkdir(parents=True)
-    store = Store(args.store, args.binary, workdir, args.dynamodb_endpoint)
-    store.create()
+    store = Store(args.store, workdir, args.binary, args.dynamodb_endpoint)
     regions = [Region(name, store, workdir) for name in REGIONS]
     entry, load, events = None, None, {}
     try:
@@ -320,12 +241,14 @@ def run(mode, args, workdir):
             wait_for(f"the clients to leave {first.name}", lambda: entry.region(first.name)[1] == 0, 15)
             first.down()
             time.sleep(STEADY_S / 2)
-        load.send_signal(signal.SIGTERM)
+        load.terminate()
         if load.wait(30) != 0:
             raise RuntimeError(f"the load generator failed; see {workdir / 'load.log'}")
         return summarise(mode, workdir / "load", store, entry.port, events)
     finally:
-        kill([p for p in [load] if p is not None])
+        if load is not None:
+            load.kill()
+            load.wait()
         for region in regions:
             region.down()
         if entry is not None:
@@ -334,7 +257,7 @@ def run(mode, args, workdir):
 
 def lost_writes(acked, store, port):
     """Acknowledged writes not in the store with their date, or not read back through the entry point."""
-    stored = store.users()
+    stored = store.export()
     lost = 0
     today = datetime.datetime.now(datetime.UTC).date()
     for user, date in acked.items():
@@ -436,6 +359,15 @@ def verdict(result, args):
     return problems
 
 
+def drill(args, root):
+    results, problems = [], []
+    for mode in args.mode or ["checks", "no-checks"]:
+        result = run(mode, args, root / mode)
+        results.append(result)
+        problems += verdict(result, args)
+    return results, problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday release binary")
@@ -446,33 +378,18 @@ def main():
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")
     parser.add_argument("--min-rate", type=int, help="below this the load was not steady (2/3 of --rate)")
     parser.add_argument("--results", type=Path, help="also write the results as JSON here")
-    parser.add_argument("--keep", action="store_true", help="keep the logs and the database")
     args = parser.parse_args()
-    if args.store == "dynamodb" and not args.dynamodb_endpoint:
-        parser.error("--store dynamodb needs --dynamodb-endpoint")
     # moto serves a few hundred calls a second on this machine and closes every connection.
     args.rate = args.rate or (300 if args.store == "sqlite" else 120)
     args.min_rate = args.min_rate or args.rate * 2 // 3
 
-    # SIGTERM (the check's timeout) unwinds through the finally blocks like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    root = Path(tempfile.mkdtemp(prefix=f"failover-{args.store}-"))
-    results, problems = [], []
+    exit_on_sigterm()
     say(f"store: {args.store}, one for both regions, standing in for the replicated global table")
     say(
         f"entry point checks every {GLOBAL_INTERVAL_MS}ms, {GLOBAL_THRESHOLD} to fail or recover "
         f"(deploy/entry-point.json x {TIME_SCALE}): predicted detection {PREDICTED_DETECTION_S}s"
     )
-    try:
-        for mode in args.mode or ["checks", "no-checks"]:
-            result = run(mode, args, root / mode)
-            results.append(result)
-            problems += verdict(result, args)
-    finally:
-        if args.keep:
-            say(f"logs and databases kept in {root}")
-        else:
-            subprocess.run(["rm", "-rf", str(root)], check=False)
+    results, problems = run_in_scratch_dir(f"failover-{args.store}-", drill, args)
     if args.results:
         args.results.write_text(json.dumps(results, indent=2) + "\n")
     for problem in problems:
