@@ -179,6 +179,14 @@ backend regions
         row = next(r for r in rows if r["pxname"] == "regions" and r["svname"] == name)
         return row["status"], int(row["scur"] or 0)
 
+    def wait_status(self, name, status):
+        """Until the entry point's health checks have marked the region UP or DOWN."""
+        wait_for(
+            f"the entry point to mark {name} {status}",
+            lambda: self.region(name)[0] == status,
+            3 * PREDICTED_DETECTION_S,
+        )
+
     def dial(self, name, percent):
         """The traffic dial: new connections only; open ones stay until their clients close them."""
         self.command(f"set weight regions/{name} {percent}")
@@ -215,11 +223,7 @@ def run(mode, args, workdir):
         events["down"] = time.monotonic()
         first.down()
         if mode == "checks":
-            wait_for(
-                f"the entry point to mark {first.name} down",
-                lambda: entry.region(first.name)[0] == "DOWN",
-                3 * PREDICTED_DETECTION_S,
-            )
+            entry.wait_status(first.name, "DOWN")
             events["detected"] = time.monotonic()
         time.sleep(max(0.0, events["down"] + OUTAGE_S - time.monotonic()))
 
@@ -227,11 +231,7 @@ def run(mode, args, workdir):
         events["restore"] = time.monotonic()
         first.up()
         if mode == "checks":
-            wait_for(
-                f"the entry point to mark {first.name} up",
-                lambda: entry.region(first.name)[0] == "UP",
-                3 * PREDICTED_DETECTION_S,
-            )
+            entry.wait_status(first.name, "UP")
         time.sleep(STEADY_S)
 
         if mode == "checks":
