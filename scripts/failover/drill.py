@@ -42,7 +42,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The rollout checks' harness: instances on either store, HAProxy pooling as an ALB does, process hygiene.
 sys.path[:0] = [str(HERE), str(HERE.parent / "rollout")]
-from harness import Haproxy, Instance, Store, die_with_parent, exit_on_sigterm, free_port, run_in_scratch_dir  # noqa: E402
+from harness import (  # noqa: E402
+    Haproxy,
+    Instance,
+    Store,
+    die_with_parent,
+    exit_on_sigterm,
+    free_port,
+    log,
+    run_in_scratch_dir,
+)
 from load import REGION_HEADER, REQUEST_TIMEOUT_S, greeting  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -69,10 +78,6 @@ STEADY_S = 4
 def spawn(command, log_path):
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-
-
-def say(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def wait_for(what, condition, timeout):
@@ -219,7 +224,7 @@ def run(mode, args, workdir):
         )
         time.sleep(STEADY_S)
 
-        say(f"{mode}: {first.name} down (every instance and its balancer)")
+        log(f"{mode}: {first.name} down (every instance and its balancer)")
         events["down"] = time.monotonic()
         first.down()
         if mode == "checks":
@@ -227,7 +232,7 @@ def run(mode, args, workdir):
             events["detected"] = time.monotonic()
         time.sleep(max(0.0, events["down"] + OUTAGE_S - time.monotonic()))
 
-        say(f"{mode}: {first.name} back")
+        log(f"{mode}: {first.name} back")
         events["restore"] = time.monotonic()
         first.up()
         if mode == "checks":
@@ -235,7 +240,7 @@ def run(mode, args, workdir):
         time.sleep(STEADY_S)
 
         if mode == "checks":
-            say(f"{mode}: traffic dial of {first.name} to 0, then {first.name} down")
+            log(f"{mode}: traffic dial of {first.name} to 0, then {first.name} down")
             events["dial"] = time.monotonic()
             entry.dial(first.name, 0)
             wait_for(f"the clients to leave {first.name}", lambda: entry.region(first.name)[1] == 0, 15)
@@ -355,7 +360,7 @@ def verdict(result, args):
             f"at {result['outage_s']}s: the target did not reject a run without health checks"
         )
     else:
-        say(f"no-checks: rejected by the target, as it must be: {outside}")
+        log(f"no-checks: rejected by the target, as it must be: {outside}")
     return problems
 
 
@@ -384,8 +389,8 @@ def main():
     args.min_rate = args.min_rate or args.rate * 2 // 3
 
     exit_on_sigterm()
-    say(f"store: {args.store}, one for both regions, standing in for the replicated global table")
-    say(
+    log(f"store: {args.store}, one for both regions, standing in for the replicated global table")
+    log(
         f"entry point checks every {GLOBAL_INTERVAL_MS}ms, {GLOBAL_THRESHOLD} to fail or recover "
         f"(deploy/entry-point.json x {TIME_SCALE}): predicted detection {PREDICTED_DETECTION_S}s"
     )
