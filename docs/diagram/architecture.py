@@ -29,7 +29,7 @@ from diagrams.aws.database import Dynamodb
 from diagrams.aws.general import Users
 from diagrams.aws.integration import SNS
 from diagrams.aws.management import Cloudwatch, CloudwatchAlarm, CloudwatchLogs
-from diagrams.aws.network import ALB, Endpoint, NATGateway
+from diagrams.aws.network import ALB, Endpoint, GlobalAccelerator, NATGateway
 from diagrams.aws.security import KMS, WAF, IAMRole
 from diagrams.aws.storage import S3
 from diagrams.onprem.ci import GithubActions
@@ -38,7 +38,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 STAMP_KEY = "hello-birthday-diagram-source-sha256"
 FONT = "DejaVu Sans"
-AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
+# Production's region list, the primary (the table's own region, where images are pushed) first.
+REGIONS = ("eu-west-1", "eu-central-1")
+BLUE, PURPLE, GREY, GREEN = "#1a73e8", "#6f42c1", "#7B8894", "#188038"
 
 
 def source_digest() -> str:
@@ -49,6 +51,38 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
+def regional_stack(region: str, primary: bool, font: dict) -> dict:
+    """One region's copy of modules/stack and its replica: the same shape in every region of the list."""
+    role = "primary: table's region, images pushed here" if primary else "replica region"
+    with Cluster(f"{region} ({role})", graph_attr=font):
+        waf = WAF("WAFv2\nmanaged rules\n+ per-IP rate limit")
+        with Cluster("VPC, 3 availability zones", graph_attr=font):
+            alb = ALB("ALB, HTTPS\nforwards /hello/* only\nhealth: /readyz")
+            tasks = Fargate("ECS Fargate tasks\nhello-birthday :8080\none+ per AZ")
+            nat = NATGateway("NAT gateway\nper AZ")
+            gateway = Endpoint("DynamoDB\ngateway endpoint")
+        table = Dynamodb(f"users replica\n{region}\non-demand, PITR")
+        kms = KMS(f"KMS key\n{region}")
+        registry = ECR("ECR\n" + ("immutable tags" if primary else "replicated images"))
+        with Cluster(f"observability {region}", graph_attr=font):
+            logs = CloudwatchLogs("CloudWatch Logs\n(JSON, region field)")
+            alarms = CloudwatchAlarm("alarms: 5xx, latency,\nreplication latency,\nroll back a deploy")
+            topic = SNS("SNS alerts")
+
+    waf >> Edge(color=BLUE, penwidth="2") >> alb
+    alb >> Edge(label="/hello/* :8080", color=BLUE, penwidth="2") >> tasks
+    tasks >> Edge(color=BLUE) >> gateway
+    gateway >> Edge(label="GetItem / PutItem\n(ConsistentRead)", color=BLUE, penwidth="2") >> table
+    table >> Edge(style="dotted") >> kms
+    tasks >> Edge(style="dashed", color=GREY) >> logs
+    tasks >> Edge(style="dotted", color=GREY) >> nat
+    nat >> Edge(label="image pull\n(in-region)", style="dotted") >> registry
+    alb >> Edge(style="dashed", color=GREY) >> alarms
+    table >> Edge(style="dashed", color=GREY) >> alarms
+    alarms >> topic
+    return {"waf": waf, "alb": alb, "tasks": tasks, "table": table, "registry": registry}
+
+
 def draw(scratch: Path) -> str:
     """Builds the graph and returns its Graphviz source."""
     # diagrams names nodes with uuid4(), which would reorder the Graphviz source and change the SVG on every run.
@@ -57,7 +91,7 @@ def draw(scratch: Path) -> str:
 
     font = {"fontname": FONT}
     with Diagram(
-        "hello-birthday on AWS (us-east-1)",
+        "hello-birthday on AWS: active-active in " + " and ".join(REGIONS),
         filename=str(scratch / "architecture"),
         outformat="dot",
         show=False,
@@ -72,53 +106,33 @@ def draw(scratch: Path) -> str:
             actions = GithubActions("Actions\nci / image / deploy / infra")
 
         with Cluster("AWS account", graph_attr=font):
-            waf = WAF("WAFv2\nmanaged rules\n+ per-IP rate limit")
-
-            with Cluster("VPC, 3 availability zones", graph_attr=font):
-                with Cluster("public subnets (one per AZ)", graph_attr=font):
-                    alb = ALB("ALB, HTTPS\nforwards /hello/* only")
-                    nat = NATGateway("NAT gateway\n(per AZ in production)")
-                tasks = []
-                # Graphviz's crossing minimisation rotates sibling clusters; created in this order they read a, b, c.
-                for az in (AZS[2], AZS[0], AZS[1]):
-                    with Cluster(f"private subnet {az}", graph_attr=font):
-                        tasks.append(Fargate("ECS Fargate task\nhello-birthday :8080"))
-                gateway = Endpoint("DynamoDB\ngateway endpoint")
-
-            table = Dynamodb("DynamoDB table\non-demand, PITR")
-            kms = KMS("KMS key\n(table encryption)")
-
-            with Cluster("observability", graph_attr=font):
-                logs = CloudwatchLogs("CloudWatch Logs\n(JSON request logs)")
-                metrics = Cloudwatch("CloudWatch metrics\n+ dashboard")
-                alarms = CloudwatchAlarm("alarms: page + roll\nback a deployment")
-                topic = SNS("SNS alerts")
-
-            with Cluster("delivery", graph_attr=font):
+            with Cluster("global layer", graph_attr=font):
+                accelerator = GlobalAccelerator(
+                    "Global Accelerator\n2 static anycast IPs\nendpoint group per region\ntraffic dials"
+                )
+                dashboard = Cloudwatch("global dashboard\n+ out-of-rotation alarms\n(us-west-2)")
                 role = IAMRole("deploy role\n(GitHub OIDC, no keys)")
-                registry = ECR("ECR\nimmutable tags")
                 state = S3("Terraform state\n(versioned, encrypted)")
 
-        public = Edge(label="HTTPS", color="#1a73e8", penwidth="2")
-        users >> public >> waf >> Edge(color="#1a73e8", penwidth="2") >> alb
-        for task in tasks:
-            alb >> Edge(label="/hello/* :8080", color="#1a73e8", penwidth="2") >> task
-            task >> Edge(color="#1a73e8") >> gateway
-            task >> Edge(style="dashed", color="#7B8894") >> logs
-            task >> Edge(style="dotted", color="#7B8894") >> nat
-        gateway >> Edge(label="GetItem / PutItem", color="#1a73e8", penwidth="2") >> table
-        table >> Edge(style="dotted") >> kms
-        nat >> Edge(label="image pull", style="dotted") >> registry
+            stacks = [regional_stack(region, n == 0, font) for n, region in enumerate(REGIONS)]
 
-        alb >> Edge(style="dashed", label="5xx, latency,\nhealthy hosts") >> metrics
-        table >> Edge(style="dashed", label="throttles,\nsystem errors") >> metrics
-        metrics >> alarms >> topic
+        users >> Edge(label="HTTPS to the anycast IPs", color=BLUE, penwidth="2") >> accelerator
+        for stack in stacks:
+            accelerator >> Edge(label="nearest healthy region", color=BLUE, penwidth="2") >> stack["waf"]
+            accelerator >> Edge(label="health: ALB targets on /readyz", style="dashed", color=GREY) >> stack["alb"]
+            role >> Edge(label="register task def,\nupdate service", color=PURPLE) >> stack["tasks"]
+        accelerator >> Edge(style="dashed", label="flows per region", color=GREY) >> dashboard
 
-        deploy = Edge(label="assume role (OIDC)", color="#6f42c1", penwidth="2")
+        primary, *replicas = stacks
+        for replica in replicas:
+            replication = Edge(label="global table replication\nasync, last writer wins", color=GREEN, penwidth="2")
+            primary["table"] >> replication << replica["table"]
+            primary["registry"] >> Edge(label="ECR replication", color=PURPLE, style="dashed") >> replica["registry"]
+
+        deploy = Edge(label="assume role (OIDC): staging,\nthen one region at a time", color=PURPLE, penwidth="2")
         actions >> deploy >> role
-        role >> Edge(label="push image by digest", color="#6f42c1") >> registry
-        role >> Edge(label="register task def,\nupdate service", color="#6f42c1") >> tasks[0]
-        role >> Edge(label="plan / apply", color="#6f42c1", style="dashed") >> state
+        role >> Edge(label="push image by digest", color=PURPLE) >> primary["registry"]
+        role >> Edge(label="plan / apply", color=PURPLE, style="dashed") >> state
 
         # The un-laid-out source: leaving the block also writes a laid-out copy, which is not what we feed to dot.
         return diagram.dot.source

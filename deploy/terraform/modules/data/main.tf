@@ -58,4 +58,48 @@ resource "aws_dynamodb_table" "this" {
     enabled     = true
     kms_key_arn = aws_kms_key.table.arn
   }
+
+  # Global tables (version 2019.11.21) replicate through the table's stream, which must carry both images.
+  stream_enabled   = length(var.replicas) > 0
+  stream_view_type = length(var.replicas) > 0 ? "NEW_AND_OLD_IMAGES" : null
+
+  # Each replica is encrypted with its own region's key and keeps its own point-in-time recovery, so the data and
+  # its 35 days of history survive the loss of any one region (docs/dynamodb.md, "Backups across regions").
+  dynamic "replica" {
+    for_each = var.replicas
+    content {
+      region_name            = replica.key
+      kms_key_arn            = replica.value.kms_key_arn
+      point_in_time_recovery = true
+      propagate_tags         = true
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !contains(keys(var.replicas), data.aws_region.current.name)
+      error_message = "replicas lists the table's own region (${data.aws_region.current.name}): list only the other regions."
+    }
+  }
+}
+
+# How far each replica trails this region's writes: the recovery point if this region were lost now.
+resource "aws_cloudwatch_metric_alarm" "replication_latency" {
+  for_each = var.replication_alarm == null ? {} : var.replicas
+
+  alarm_name          = "${var.table_name}-replication-latency-to-${each.key}"
+  alarm_description   = "Writes in ${data.aws_region.current.name} take more than ${var.replication_alarm.threshold_seconds} s to reach ${each.key}. Runbook: ${var.replication_alarm.runbook_url}#replication-latency"
+  namespace           = "AWS/DynamoDB"
+  metric_name         = "ReplicationLatency"
+  dimensions          = { TableName = aws_dynamodb_table.this.name, ReceivingRegion = each.key }
+  statistic           = "Average"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.replication_alarm.threshold_seconds * 1000
+  # The metric exists only while writes replicate: a quiet hour is not lag.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = var.replication_alarm.topic_arns
+  ok_actions         = var.replication_alarm.topic_arns
 }

@@ -22,3 +22,8 @@ output "deletion_protection" {
   description = "Whether the table is protected from deletion."
   value       = aws_dynamodb_table.this.deletion_protection_enabled
 }
+
+output "replica_regions" {
+  description = "Regions holding a replica of the table besides its own."
+  value       = sort([for replica in aws_dynamodb_table.this.replica : replica.region_name])
+}

@@ -43,3 +43,38 @@ variable "key_user_role_arns" {
     error_message = "key_user_role_arns must be IAM role ARNs."
   }
 }
+
+variable "replicas" {
+  description = <<-EOT
+    Other regions that hold a replica of the table (a DynamoDB global table, version 2019.11.21), keyed by region
+    name, each with the KMS key that encrypts the replica there (a key in that region). Empty: a single-region table.
+  EOT
+  type = map(object({
+    kms_key_arn = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for region in keys(var.replicas) : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region))])
+    error_message = "replicas must be keyed by AWS region names such as eu-central-1."
+  }
+  validation {
+    condition     = alltrue([for region, r in var.replicas : can(regex("^arn:aws[a-z-]*:kms:${region}:[0-9]{12}:key/", r.kms_key_arn))])
+    error_message = "Each replica's kms_key_arn must be a KMS key ARN in the replica's own region."
+  }
+}
+
+variable "replication_alarm" {
+  description = "Alarm per replica on ReplicationLatency (this region to the replica); null for none. threshold_seconds is the tolerated lag, an upper bound of the recovery point."
+  type = object({
+    topic_arns        = list(string)
+    runbook_url       = string
+    threshold_seconds = optional(number, 30)
+  })
+  default = null
+
+  validation {
+    condition     = var.replication_alarm == null || try(var.replication_alarm.threshold_seconds >= 1 && can(regex("^https://.+/docs/operations/runbook\\.md$", var.replication_alarm.runbook_url)), false)
+    error_message = "replication_alarm needs threshold_seconds >= 1 and an https runbook_url ending in /docs/operations/runbook.md."
+  }
+}

@@ -57,3 +57,80 @@ run "rejects_non_role_key_users" {
   }
   expect_failures = [var.key_user_role_arns]
 }
+
+run "single_region_by_default" {
+  command = plan
+  assert {
+    condition     = length(aws_dynamodb_table.this.replica) == 0 && !aws_dynamodb_table.this.stream_enabled && length(aws_cloudwatch_metric_alarm.replication_latency) == 0
+    error_message = "Without replicas the table stays a single-region table, with no stream and no replication alarm."
+  }
+}
+
+run "global_table" {
+  command = plan
+  variables {
+    replicas = {
+      "eu-central-1" = { kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-1111-1111-1111-111111111111" }
+      "eu-north-1"   = { kms_key_arn = "arn:aws:kms:eu-north-1:123456789012:key/22222222-2222-2222-2222-222222222222" }
+    }
+    replication_alarm = {
+      topic_arns  = ["arn:aws:sns:eu-west-1:123456789012:alerts"]
+      runbook_url = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
+    }
+  }
+  assert {
+    condition     = toset([for r in aws_dynamodb_table.this.replica : r.region_name]) == toset(["eu-central-1", "eu-north-1"])
+    error_message = "The table has a replica in every region listed."
+  }
+  assert {
+    condition     = alltrue([for r in aws_dynamodb_table.this.replica : r.kms_key_arn == var.replicas[r.region_name].kms_key_arn])
+    error_message = "Each replica is encrypted with its own region's key."
+  }
+  assert {
+    condition     = alltrue([for r in aws_dynamodb_table.this.replica : r.point_in_time_recovery && r.propagate_tags])
+    error_message = "Point-in-time recovery is on for every replica, and the tags follow."
+  }
+  assert {
+    condition     = aws_dynamodb_table.this.point_in_time_recovery[0].enabled && aws_dynamodb_table.this.stream_enabled && aws_dynamodb_table.this.stream_view_type == "NEW_AND_OLD_IMAGES"
+    error_message = "A global table streams new and old images, and its own region keeps PITR."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(keys(var.replicas)) && alltrue([for region, alarm in aws_cloudwatch_metric_alarm.replication_latency : alarm.metric_name == "ReplicationLatency" && alarm.dimensions.ReceivingRegion == region && alarm.threshold == 30000])
+    error_message = "Every replica has a ReplicationLatency alarm, 30 s by default."
+  }
+}
+
+run "one_replica" {
+  command = plan
+  variables {
+    replicas = { "us-east-1" = { kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111" } }
+  }
+  assert {
+    condition     = [for r in aws_dynamodb_table.this.replica : r.region_name] == ["us-east-1"] && length(aws_cloudwatch_metric_alarm.replication_latency) == 0
+    error_message = "A single replica works; without replication_alarm there is no alarm."
+  }
+}
+
+run "rejects_a_replica_in_its_own_region" {
+  command = plan
+  variables {
+    replicas = { "eu-west-1" = { kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111" } }
+  }
+  expect_failures = [aws_dynamodb_table.this]
+}
+
+run "rejects_a_key_of_another_region" {
+  command = plan
+  variables {
+    replicas = { "eu-central-1" = { kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111" } }
+  }
+  expect_failures = [var.replicas]
+}
+
+run "rejects_a_bad_region_name" {
+  command = plan
+  variables {
+    replicas = { "frankfurt" = { kms_key_arn = "arn:aws:kms:frankfurt:123456789012:key/11111111-1111-1111-1111-111111111111" } }
+  }
+  expect_failures = [var.replicas]
+}
