@@ -14,6 +14,9 @@
 //! time spent waiting for a connection is included. Prints one JSON object: per-status counts, client
 //! side failures, the throughput of successful requests and their latency percentiles.
 
+#[path = "../tests/api/common/names.rs"]
+mod names;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,18 +66,6 @@ fn parse_args() -> anyhow::Result<Args> {
     })
 }
 
-/// Must match scripts/bench/bench.py: "user" + the index in base 26, little-endian letters.
-fn user_name(mut i: u64) -> String {
-    let mut name = String::from("user");
-    loop {
-        name.push(char::from(b'a' + u8::try_from(i % 26).unwrap_or(0)));
-        i /= 26;
-        if i == 0 {
-            return name;
-        }
-    }
-}
-
 /// splitmix64 of the request's index: a spread of users and dates with no state and no dependency.
 fn mix(index: u64) -> u64 {
     let mut z = index.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -87,7 +78,7 @@ fn request(args: &Args, index: u64) -> anyhow::Result<Request<Full<Bytes>>> {
     let random = mix(index);
     let builder = Request::builder()
         .method(args.method.clone())
-        .uri(format!("/hello/{}", user_name(random % args.users)))
+        .uri(format!("/hello/{}", names::nth_name((random % args.users) as usize)))
         .header("host", &args.authority);
     let request = if args.method == Method::PUT {
         let day = 1 + (random >> 32) % 28;
