@@ -11,7 +11,8 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + seed)
-  for line in io.lines(assert(os.getenv("BENCH_NAMES"), "BENCH_NAMES is not set")) do
+  local path = assert(os.getenv("BENCH_NAMES"), "BENCH_NAMES is not set")
+  for line in io.lines(path) do
     names[#names + 1] = line
   end
 end
