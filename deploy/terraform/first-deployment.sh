@@ -13,22 +13,34 @@ set -euo pipefail
 
 tf_dir="$(cd "$(dirname "$0")" && pwd)"
 scripts_dir="$tf_dir/../../.github/scripts"
+# Production's regions, the primary first (deploy/regions.json): a regional stack each, then the global layer.
+regions_file="$tf_dir/../regions.json"
+
+regions() { jq -r '.production[].region' "$regions_file"; }
+primary() { regions | head -1; }
 
 steps() {
-  cat <<'STEPS'
-bootstrap
-registry staging
-registry production
-image COMMIT_SHA
-promote DIGEST
-stack staging DIGEST
-stack production DIGEST
-rollout DIGEST
-STEPS
+  echo bootstrap
+  echo registry staging
+  regions | sed 's/^/registry production /'
+  echo table
+  echo image COMMIT_SHA
+  echo promote DIGEST
+  echo stack staging DIGEST
+  regions | sed 's/^/stack production /; s/$/ DIGEST/'
+  echo global
+  echo rollout DIGEST
 }
 
 fail() { echo "first-deployment: $*" >&2; exit 1; }
-root() { echo "$tf_dir/environments/${1:?environment}"; }
+global_root="$tf_dir/environments/production/global"
+root() {
+  case "${1:?environment}" in
+    staging) echo "$tf_dir/environments/staging" ;;
+    production) echo "$tf_dir/environments/production/region" ;;
+    *) fail "no environment $1" ;;
+  esac
+}
 
 tf_init() {
   local dir="$1" args=(-input=false)
@@ -42,16 +54,47 @@ tf_apply() {
   terraform -chdir="$dir" apply -input=false ${AUTO_APPROVE:+-auto-approve} "$@"
 }
 
-output() { terraform -chdir="$(root "$1")" output -raw "$2"; }
-
-# Production's deploy role may read staging's repository (promotion), so production needs its ARN.
-env_vars() {
-  [ "$1" != production ] || echo "-var=staging_repository_arn=$(output staging ecr_repository_arn)"
+# The regional root keeps one state per region, in the workspace named after it (S3 key
+# hello-birthday/production/REGION/terraform.tfstate through backend.hcl's workspace_key_prefix).
+use_region() {
+  tf_init "$(root production)"
+  terraform -chdir="$(root production)" workspace select -or-create "${1:?region}" >/dev/null
 }
 
-# What the registry step may create: the repository, the CI roles, and the data sources they read.
+# ENV [REGION] NAME: an output of staging, or of production's REGION (the primary when omitted).
+output() {
+  local env="$1" name="${*: -1}" region="${2:-}"
+  if [ "$env" = production ]; then
+    [ $# -eq 3 ] || region="$(primary)"
+    use_region "$region"
+  fi
+  case "$name" in
+    ecr_repository_url | ecr_repository_arn) terraform -chdir="$(root "$env")" output -raw "$name" ;;
+    *) terraform -chdir="$(root "$env")" output -json workflow | jq -r --arg n "$name" '.[$n]' ;;
+  esac
+}
+
+# Inputs of one environment (or production region) that come from elsewhere: staging's repository, where
+# production promotes from; the region's VPC range; its certificate (region-REGION.tfvars, git-ignored).
+env_vars() {
+  local env="$1" region="${2:-}"
+  [ "$env" = production ] || return 0
+  echo "-var=staging_repository_arn=$(output staging ecr_repository_arn)"
+  echo "-var=region=$region"
+  echo "-var=vpc_cidr=$(jq -r --arg r "$region" '.production[] | select(.region == $r) | .vpc_cidr' "$regions_file")"
+  [ ! -f "$(root production)/region-$region.tfvars" ] || echo "-var-file=region-$region.tfvars"
+}
+
+# The global root's inputs that follow deploy/regions.json.
+global_vars() {
+  echo "-var=regions=$(jq -c '[.production[].region]' "$regions_file")"
+}
+
+# What the registry step may create: the repository, the CI roles, in production the region's table key and the
+# task role its policy names, and the data sources they read.
 outside_registry() {
-  terraform -chdir="$1" state list | grep -vE '^module\.stack\.(module\.(registry|ci_access)\.|data\.)' || true
+  terraform -chdir="$1" state list |
+    grep -vE '^module\.stack\.(module\.(registry|ci_access|table_key(\[0\])?)\.|module\.service\.(aws_iam_role\.task|data\.)|data\.)' || true
 }
 
 step_bootstrap() {
@@ -60,18 +103,41 @@ step_bootstrap() {
   echo "next: fill backend.hcl of both environments from: terraform -chdir=$tf_dir/bootstrap output" >&2
 }
 
-# Only the repository and the CI roles: no service, load balancer or table before an image exists to run.
+# Only the repository and the CI roles (and, in production, the key of the region's table replica): no service, load
+# balancer or table before an image exists to run.
 step_registry() {
-  local env="${1:?registry staging|production}" dir
+  local env="${1:?registry staging|production REGION}" region="${2:-}" dir targets
   dir="$(root "$env")"
-  tf_init "$dir"
-  [ -z "$(outside_registry "$dir")" ] || fail "$env already has more than its registry: this step is for an empty environment"
+  targets=(-target=module.stack.module.registry -target=module.stack.module.ci_access)
+  if [ "$env" = production ]; then
+    use_region "${region:?registry production REGION}"
+    targets+=(-target=module.stack.module.table_key)
+  else
+    tf_init "$dir"
+  fi
+  [ -z "$(outside_registry "$dir")" ] || fail "$env $region already has more than its registry: this step is for an empty environment"
   # shellcheck disable=SC2046 # env_vars prints whole arguments
-  tf_apply "$dir" -target=module.stack.module.registry -target=module.stack.module.ci_access $(env_vars "$env")
+  tf_apply "$dir" "${targets[@]}" $(env_vars "$env" "$region")
   local extra
   extra="$(outside_registry "$dir")"
-  [ -z "$extra" ] || fail "the registry step of $env created more than the registry and CI roles:"$'\n'"$extra"
-  echo "ok: $env has its ECR repository $(output "$env" ecr_repository_url) and CI roles, nothing else" >&2
+  [ -z "$extra" ] || fail "the registry step of $env $region created more than the registry and CI roles:"$'\n'"$extra"
+  echo "ok: $env $region has its ECR repository $(terraform -chdir="$dir" output -raw ecr_repository_url) and CI roles, nothing else" >&2
+}
+
+# The global table and image replication, before any image or service: replication copies only images pushed after
+# it exists, and each region's tasks find their replica when they first start.
+step_table() {
+  tf_init "$global_root"
+  # shellcheck disable=SC2046 # global_vars prints whole arguments
+  tf_apply "$global_root" -target=module.data -target=module.image_replication $(global_vars)
+}
+
+# Everything else of the global layer, once every region has its load balancer: the entry point, its alarms, the
+# global dashboard.
+step_global() {
+  tf_init "$global_root"
+  # shellcheck disable=SC2046 # global_vars prints whole arguments
+  tf_apply "$global_root" $(global_vars)
 }
 
 # The first image comes from the image workflow (Actions > image > Run workflow on main, deploy unticked): this
@@ -83,18 +149,26 @@ step_image() {
     --query 'imageDetails[0].imageDigest' --output text
 }
 
+# Into the primary region's repository; image replication (step table) carries it to the other regions.
 step_promote() {
   "$scripts_dir/promote-image.sh" "$(output staging ecr_repository_url)" "$(output production ecr_repository_url)" \
     "${1:?promote DIGEST}"
 }
 
 step_stack() {
-  local env="${1:?stack staging|production DIGEST}" digest="${2:?stack ENV DIGEST}"
+  local env="${1:?stack staging|production REGION DIGEST}" digest="${*: -1}" region=""
+  if [ "$env" = production ]; then
+    region="${2:?stack production REGION DIGEST}"
+    use_region "$region"
+  else
+    tf_init "$(root "$env")"
+  fi
   # shellcheck disable=SC2046 # env_vars prints whole arguments
-  tf_apply "$(root "$env")" "-var=image_digest=$digest" $(env_vars "$env")
+  tf_apply "$(root "$env")" "-var=image_digest=$digest" $(env_vars "$env" "$region")
 }
 
-# The first rollout goes through the deploy workflow like every later one: staging, smoke test, approval, production.
+# The first rollout goes through the deploy workflow like every later one: staging, smoke test, approval, then
+# production region by region, each baked before the next.
 step_rollout() {
   local digest="${1:?rollout DIGEST}"
   if command -v gh >/dev/null; then
@@ -106,7 +180,7 @@ step_rollout() {
 
 case "${1:-}" in
   steps) steps ;;
-  bootstrap | registry | image | promote | stack | rollout)
+  bootstrap | registry | table | image | promote | stack | global | rollout)
     step="$1"
     shift
     "step_$step" "$@"

@@ -3,7 +3,7 @@
 # plan time), checkov with zero failures, and against moto the first deployment as deploy/terraform/first-deployment.sh
 # runs it (bootstrap, registries, image, promotion, both stacks, the deploy workflow's calls), parliament over every
 # rendered policy, the ECR lifecycle replay, a clean re-plan and destroy of staging, then a clean plan of production.
-# Wall time measured on the 2-core machine shared with other builds: about 12 minutes, the smoke part about 7.
+# Wall time measured on the 2-core machine shared with other builds: about 15 minutes (925 s), the smoke part about 10.
 # Works offline with the provider mirror in /opt/tf-plugins, and online without it.
 set -euo pipefail
 # shellcheck source=../lib/tools.sh
@@ -43,7 +43,7 @@ ensure_terraform
 write_cli_config
 terraform version | head -1 >&2
 
-roots=("$TF_DIR/bootstrap" "$TF_DIR"/environments/* "$TF_DIR"/modules/*)
+roots=("$TF_DIR/bootstrap" "$TF_DIR/environments/staging" "$TF_DIR"/environments/production/* "$TF_DIR"/modules/*)
 
 phase "terraform fmt -check"
 terraform fmt -check -recursive -diff "$TF_DIR" || die "run: terraform fmt -recursive deploy/terraform"
@@ -55,8 +55,8 @@ for dir in "${roots[@]}"; do
 done
 
 phase "terraform test (mocked provider, plan time)"
-for dir in "$TF_DIR"/modules/*; do
-  [ -d "$dir/tests" ] || die "module without tests: ${dir#"$ROOT"/}"
+for dir in "$TF_DIR"/modules/* "$TF_DIR"/environments/production/*; do
+  [ -d "$dir/tests" ] || die "module or production root without tests: ${dir#"$ROOT"/}"
   out="$(terraform -chdir="$dir" test -no-color 2>&1)" || { echo "$out" >&2; die "terraform test failed: ${dir#"$ROOT"/}"; }
   echo "${dir#"$TF_DIR"/}: $(echo "$out" | tail -1)" >&2
 done
@@ -76,7 +76,9 @@ smoke="$TOOLS/tf-smoke"
 rm -rf "$smoke" && mkdir -p "$smoke/deploy"
 # A scratch copy keeps the emulator overrides and state out of the real roots; the contract file sits where the
 # stack module expects it, and .github/scripts where first-deployment.sh finds them.
-cp "$ROOT/deploy/service-contract.json" "$smoke/deploy/"
+cp "$ROOT/deploy/service-contract.json" "$ROOT/deploy/entry-point.json" "$smoke/deploy/"
+# One production region on the emulator (deploy/terraform/README.md, "Emulator exclusions").
+cp "$ROOT/deploy/terraform/tests/smoke/regions.json" "$smoke/deploy/"
 # The stack reads the generated Prometheus rules, the Alertmanager definition and the collector config from here.
 cp -r "$ROOT/deploy/monitoring" "$smoke/deploy/"
 tar -C "$ROOT/deploy" --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl -cf - terraform | tar -C "$smoke/deploy" -xf -
@@ -99,15 +101,20 @@ PATH="$(ensure_venv awscli):$TF_DIR/tests/smoke/stubs:$PATH"
 
 cert_arn="$(aws acm request-certificate --domain-name hello.example.com --query CertificateArn --output text)"
 sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$smoke/moto_override.tf"
-for dir in bootstrap environments/staging environments/production; do
+for dir in bootstrap environments/staging environments/production/region environments/production/global; do
   cp "$smoke/moto_override.tf" "$smoke_tf/$dir/moto_override.tf"
 done
+for dir in environments/staging environments/production/region; do
+  cp "$TF_DIR/tests/smoke/stack_moto_override.tf.tpl" "$smoke_tf/$dir/stack_moto_override.tf"
+done
+sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/global_moto_override.tf.tpl" >"$smoke_tf/environments/production/global/global_moto_override.tf"
 cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke_tf/modules/service/moto_override.tf"
 cp "$TF_DIR/tests/smoke/observability_moto_override.tf.tpl" "$smoke_tf/modules/observability/moto_override.tf"
 cp "$TF_DIR/tests/smoke/bootstrap.tfvars" "$smoke_tf/bootstrap/terraform.tfvars"
-for env in staging production; do
+for env in staging production/region; do
   { cat "$TF_DIR/tests/smoke/smoke.tfvars"; echo "certificate_arn = \"$cert_arn\""; } >"$smoke_tf/environments/$env/terraform.tfvars"
 done
+cp "$TF_DIR/tests/smoke/global.tfvars" "$smoke_tf/environments/production/global/terraform.tfvars"
 
 # What GitHub does between the steps, played against moto: the image workflow's publish job, and the deploy
 # workflow's AWS calls (tests/smoke/workflows.sh).
@@ -134,7 +141,7 @@ done < <("$first_deployment" steps)
 
 phase "policies and the ECR lifecycle rule, as the apply rendered them"
 rendered="$TF_DIR/tests/rendered"
-applied=("$smoke_tf/bootstrap" "$smoke_tf/environments/staging" "$smoke_tf/environments/production")
+applied=("$smoke_tf/bootstrap" "$smoke_tf/environments/staging" "$smoke_tf/environments/production/region")
 (cd "$rendered" && "$(ensure_venv parliament)/python" lint_policies.py "${applied[@]}") ||
   die "parliament found problems in the policies above (accept one only with #parliament:skip=ISSUE:reason next to it)"
 (cd "$rendered" && python3 wiring.py "${applied[@]:1}") || die "the deploy role names ARNs the apply did not create"
@@ -142,13 +149,14 @@ applied=("$smoke_tf/bootstrap" "$smoke_tf/environments/staging" "$smoke_tf/envir
   die "the ECR lifecycle policy does not keep the intended number of builds"
 
 clean_plan() {
-  local dir="$smoke_tf/environments/$1" rc=0
-  terraform -chdir="$dir" plan -detailed-exitcode -input=false -no-color "-var=image_digest=$digest" "${@:2}" >"$smoke/plan-$1.log" 2>&1 || rc=$?
-  [ "$rc" -eq 0 ] || { grep -E '^  #|will be|must be' "$smoke/plan-$1.log" >&2 || tail -40 "$smoke/plan-$1.log" >&2; die "second plan of $1 is not clean (exit $rc, log: $smoke/plan-$1.log)"; }
+  local dir="$smoke_tf/environments/$1" log="$smoke/plan-${1//\//-}.log" rc=0
+  terraform -chdir="$dir" plan -detailed-exitcode -input=false -no-color "${@:2}" >"$log" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || { grep -E '^  #|will be|must be' "$log" >&2 || tail -40 "$log" >&2; die "second plan of $1 is not clean (exit $rc, log: $log)"; }
 }
 phase "second plan of staging must be empty"
-clean_plan staging
+clean_plan staging "-var=image_digest=$digest"
 staging_repository_arn="$(terraform -chdir="$smoke_tf/environments/staging" output -raw ecr_repository_arn)"
+smoke_region="$(jq -r '.production[0].region' "$smoke/deploy/regions.json")"
 phase "destroy staging"
 timeout "$SMOKE_TIMEOUT" terraform -chdir="$smoke_tf/environments/staging" destroy -auto-approve -input=false -no-color "-var=image_digest=$digest" >"$smoke/destroy.log" 2>&1 ||
   { tail -40 "$smoke/destroy.log" >&2; die "destroy of staging against moto failed (log: $smoke/destroy.log)"; }
@@ -156,6 +164,9 @@ grep -E '^Destroy complete' "$smoke/destroy.log" >&2
 left="$(terraform -chdir="$smoke_tf/environments/staging" state list 2>/dev/null | wc -l)"
 [ "$left" -eq 0 ] || die "$left resources left in staging's state after destroy"
 phase "after staging is gone, production still plans clean (its CI roles trust bootstrap's OIDC provider)"
-clean_plan production "-var=staging_repository_arn=$staging_repository_arn"
+clean_plan production/region "-var=image_digest=$digest" "-var=staging_repository_arn=$staging_repository_arn" "-var=region=$smoke_region" \
+  "-var=vpc_cidr=$(jq -r '.production[0].vpc_cidr' "$smoke/deploy/regions.json")"
+phase "the global layer plans clean too"
+clean_plan production/global "-var=regions=[\"$smoke_region\"]"
 
 phase "terraform check passed"

@@ -1,6 +1,6 @@
 provider "aws" {
   region              = var.region
-  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+  allowed_account_ids = length(var.ci.allowed_account_ids) > 0 ? var.ci.allowed_account_ids : null
 
   default_tags {
     tags = {
@@ -11,7 +11,8 @@ provider "aws" {
   }
 }
 
-# Staging mirrors production's shape (3 AZs, same modules) but is sized and protected for cost, not resilience.
+# Staging mirrors production's regional stack (3 AZs, same modules) in one region, sized and protected for cost,
+# not resilience; deploy/terraform/README.md ("Why staging is one region") says why it has no global layer.
 module "stack" {
   source = "../../modules/stack"
 
@@ -25,12 +26,9 @@ module "stack" {
   log_retention_days          = 30
   deletion_protection         = false
   force_destroy               = true
-  github_repository           = var.github_repository
-  terraform_state_bucket      = var.terraform_state_bucket
-  terraform_state_kms_key_arn = var.terraform_state_kms_key_arn
+  github_repository           = var.ci.github_repository
+  terraform_state_bucket      = var.ci.terraform_state.bucket
+  terraform_state_kms_key_arn = var.ci.terraform_state.kms_key_arn
   alarm_emails                = var.alarm_emails
-  enable_autoscaling          = var.enable_autoscaling
   collector_image             = var.collector_image
-
-  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
 }

@@ -98,6 +98,13 @@ resource "aws_iam_role_policy" "deploy" {
         }
       },
       {
+        # The bake after each rollout (.github/scripts/bake.sh) stops the rollout on any alarm of this region.
+        Sid      = "ReadAlarmsForTheBake"
+        Effect   = "Allow"
+        Action   = "cloudwatch:DescribeAlarms"
+        Resource = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"
+      },
+      {
         Sid      = "PassTaskRoles"
         Effect   = "Allow"
         Action   = "iam:PassRole"

@@ -1,42 +1,28 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
-# A customer managed key (rather than the AWS owned default) so that access to the data can be audited in CloudTrail
-# and revoked by key policy independently of IAM.
-resource "aws_kms_key" "table" {
-  description             = "Encrypts the ${var.table_name} DynamoDB table"
-  enable_key_rotation     = true
-  deletion_window_in_days = var.kms_deletion_window_days
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "AccountAdministersKeyThroughIam"
-      Effect    = "Allow"
-      Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
-      Action    = "kms:*"
-      Resource  = "*"
-      },
-      {
-        # DynamoDB encrypts on the caller's behalf: the caller needs the key, but only through DynamoDB.
-        Sid       = "TableUsersThroughDynamoDbOnly"
-        Effect    = "Allow"
-        Principal = { AWS = var.key_user_role_arns }
-        Action    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
-        Resource  = "*"
-        Condition = {
-          StringEquals = {
-            "kms:ViaService"    = "dynamodb.${data.aws_region.current.name}.amazonaws.com"
-            "kms:CallerAccount" = data.aws_caller_identity.current.account_id
-          }
-        }
-    }]
-  })
+# The table's own key, unless its region's stack made one (a multi-region environment: modules/table-key in every
+# region, replicas included, so each key lives and dies with its region's root).
+module "key" {
+  source = "../table-key"
+  count  = var.kms_key_arn == null ? 1 : 0
+
+  table_name           = var.table_name
+  key_user_role_arns   = var.key_user_role_arns
+  deletion_window_days = var.kms_deletion_window_days
 }
 
-resource "aws_kms_alias" "table" {
-  name          = "alias/${var.table_name}"
-  target_key_id = aws_kms_key.table.key_id
+moved {
+  from = aws_kms_key.table
+  to   = module.key[0].aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.table
+  to   = module.key[0].aws_kms_alias.this
+}
+
+locals {
+  kms_key_arn = var.kms_key_arn == null ? module.key[0].arn : var.kms_key_arn
 }
 
 resource "aws_dynamodb_table" "this" {
@@ -56,7 +42,7 @@ resource "aws_dynamodb_table" "this" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.table.arn
+    kms_key_arn = local.kms_key_arn
   }
 
   # Global tables (version 2019.11.21) replicate through the table's stream, which must carry both images.

@@ -10,7 +10,7 @@ output "table_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the table; the task role needs kms:Decrypt/GenerateDataKey through DynamoDB."
-  value       = aws_kms_key.table.arn
+  value       = local.kms_key_arn
 }
 
 output "partition_key" {

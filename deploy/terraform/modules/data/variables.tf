@@ -35,12 +35,24 @@ variable "kms_deletion_window_days" {
 }
 
 variable "key_user_role_arns" {
-  description = "IAM roles (the ECS task role) allowed to use the table's KMS key, through DynamoDB only."
+  description = "IAM roles (the ECS task role) allowed to use the table's KMS key, through DynamoDB only; only when this module creates the key (kms_key_arn null)."
   type        = list(string)
+  default     = []
 
   validation {
     condition     = alltrue([for arn in var.key_user_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", arn))])
     error_message = "key_user_role_arns must be IAM role ARNs."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key (in the table's region) that encrypts the table, made by that region's stack (modules/table-key); null: this module creates one for key_user_role_arns."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
   }
 }
 

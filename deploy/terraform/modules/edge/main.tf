@@ -1,5 +1,6 @@
 data "aws_caller_identity" "current" {}
 data "aws_elb_service_account" "current" {}
+data "aws_region" "current" {}
 
 # --- Security group: the only one in the stack that accepts traffic from the internet, and only on 80/443. ---
 
@@ -33,7 +34,9 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
 # --- Access logs ---
 
 resource "aws_s3_bucket" "access_logs" {
-  bucket        = "${var.name}-alb-logs-${data.aws_caller_identity.current.account_id}"
+  # Bucket names are global: the region keeps one environment's regions apart (63 characters at most, which
+  # a 26-character name, -alb-logs-, the account and ap-southeast-2 just fill).
+  bucket        = "${var.name}-alb-logs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
   force_destroy = var.force_destroy_logs
   #checkov:skip=CKV_AWS_18:This is the log bucket; logging its own access would recurse.
   #checkov:skip=CKV_AWS_144:Access logs are reproducible telemetry, not data worth a second region.

@@ -23,3 +23,13 @@ output "health_check" {
     }
   }
 }
+
+output "accelerator_id" {
+  description = "The accelerator's id, the Accelerator dimension of its CloudWatch metrics."
+  value       = split("/", aws_globalaccelerator_accelerator.this.id)[1]
+}
+
+output "traffic_dials" {
+  description = "Traffic dial (percent) per region."
+  value       = { for region, group in aws_globalaccelerator_endpoint_group.region : region => group.traffic_dial_percentage }
+}

@@ -72,3 +72,8 @@ output "collector_environment" {
   description = "Environment of the metrics collector sidecar, as registered in the task definition."
   value       = { for e in jsondecode(aws_ecs_task_definition.this.container_definitions)[1].environment : e.name => e.value }
 }
+
+output "task_policy" {
+  description = "The task role's policy on the table (JSON): the table, or the region's replica, it may read and write."
+  value       = aws_iam_role_policy.task.policy
+}

@@ -3,17 +3,28 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
+  # Names of regional resources that must be the same in every region: the table (one global table), the ECR
+  # repository (the replication target), the ALB and target group (32 characters at most).
   name = "${var.app_name}-${var.environment}"
+  # Everything else carries the region in a multi-region environment: IAM roles and dashboards are account-wide, and
+  # alarms, clusters and log groups are easier to tell apart on the global dashboard and in pages.
+  regional_name = var.multi_region ? "${local.name}-${local.region}" : local.name
   # The service and this infrastructure read the same file, so port and paths cannot drift apart.
   contract = jsondecode(file("${path.module}/../../../service-contract.json"))
 
   runbook_url = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
   # The image workflow (main, no GitHub environment) pushes only where nothing is promoted from elsewhere; an
   # environment fed by promotion is reachable from its approval-gated GitHub environment alone.
+  # A multi-region environment has one GitHub environment per region (production-eu-west-1, ...), the unit the
+  # deploy workflow rolls out and bakes.
+  github_environment = var.multi_region ? "${var.environment}-${local.region}" : var.environment
   deploy_subjects = coalesce(var.github_deploy_subjects, concat(
     var.image_source_repository_arn == null ? ["ref:refs/heads/main"] : [],
-    ["environment:${var.environment}"],
+    ["environment:${local.github_environment}"],
   ))
+  # One state per root; in a multi-region environment the plan role of each region may read all of them (the
+  # global root's plan reads every region's outputs).
+  terraform_state_key = var.multi_region ? "${var.app_name}/${var.environment}/*" : "${var.app_name}/${var.environment}/terraform.tfstate"
 
   # The deploy role names the service's resources by ARN, built here from the names modules/service gives them
   # rather than taken from its outputs: the registry-first step of a first deployment
@@ -24,17 +35,20 @@ locals {
   region     = data.aws_region.current.name
   account_id = data.aws_caller_identity.current.account_id
   service_arns = {
-    cluster        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:cluster/${local.name}"
-    service        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:service/${local.name}/${local.name}"
-    task_role      = "${local.arn_prefix}:iam::${local.account_id}:role/${local.name}-task"
-    execution_role = "${local.arn_prefix}:iam::${local.account_id}:role/${local.name}-execution"
+    cluster        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:cluster/${local.regional_name}"
+    service        = "${local.arn_prefix}:ecs:${local.region}:${local.account_id}:service/${local.regional_name}/${local.regional_name}"
+    task_role      = "${local.arn_prefix}:iam::${local.account_id}:role/${local.regional_name}-task"
+    execution_role = "${local.arn_prefix}:iam::${local.account_id}:role/${local.regional_name}-execution"
   }
+  # In a multi-region environment the global root owns the table and its replicas; this region's tasks use the
+  # replica in their own region, by name, and may touch nothing else.
+  table_arn = var.multi_region ? "${local.arn_prefix}:dynamodb:${local.region}:${local.account_id}:table/${local.name}" : module.data[0].table_arn
 }
 
 module "observability" {
   source = "../observability"
 
-  name                    = local.name
+  name                    = local.regional_name
   environment             = var.environment
   runbook_url             = local.runbook_url
   alarm_emails            = var.alarm_emails
@@ -42,8 +56,8 @@ module "observability" {
   alb_arn_suffix          = module.edge.alb_arn_suffix
   target_group_arn_suffix = module.edge.target_group_arn_suffix
   # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
-  cluster_name = local.name
-  service_name = local.name
+  cluster_name = local.regional_name
+  service_name = local.regional_name
   table_name   = local.name
 
   enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
@@ -52,7 +66,7 @@ module "observability" {
 module "network" {
   source = "../network"
 
-  name                    = local.name
+  name                    = local.regional_name
   cidr_block              = var.vpc_cidr
   nat_gateway_per_az      = var.nat_gateway_per_az
   flow_log_retention_days = var.log_retention_days
@@ -87,6 +101,7 @@ module "registry" {
 
 module "data" {
   source = "../data"
+  count  = var.multi_region ? 0 : 1
 
   table_name          = local.name
   partition_key       = local.contract.dynamodb_partition_key
@@ -94,10 +109,19 @@ module "data" {
   key_user_role_arns  = [module.service.task_role_arn]
 }
 
+# The key of this region's replica (the global root passes it to the table); a single-region stack's table makes its own.
+module "table_key" {
+  source = "../table-key"
+  count  = var.multi_region ? 1 : 0
+
+  table_name         = local.name
+  key_user_role_arns = [module.service.task_role_arn]
+}
+
 module "service" {
   source = "../service"
 
-  name                     = local.name
+  name                     = local.regional_name
   image                    = "${module.registry.repository_url}@${var.image_digest}"
   repository_arn           = module.registry.repository_arn
   cpu_architecture         = var.cpu_architecture
@@ -114,8 +138,8 @@ module "service" {
   alb_arn_suffix           = module.edge.alb_arn_suffix
   target_group_arn_suffix  = module.edge.target_group_arn_suffix
   alb_idle_timeout_seconds = module.edge.idle_timeout_seconds
-  table_name               = module.data.table_name
-  table_arn                = module.data.table_arn
+  table_name               = local.name
+  table_arn                = local.table_arn
   log_retention_days       = var.log_retention_days
   log_kms_key_arn          = module.observability.kms_key_arn
   deployment_alarm_names   = module.observability.deployment_alarm_names
@@ -130,13 +154,13 @@ module "service" {
 module "ci_access" {
   source = "../ci-access"
 
-  name                   = "${local.name}-deploy"
+  name                   = "${local.regional_name}-deploy"
   github_repository      = var.github_repository
   github_subjects        = local.deploy_subjects
   repository_arn         = module.registry.repository_arn
   cluster_arn            = local.service_arns.cluster
   service_arn            = local.service_arns.service
-  task_definition_family = local.name
+  task_definition_family = local.regional_name
   pass_role_arns         = [local.service_arns.task_role, local.service_arns.execution_role]
 
   image_source_repository_arn = var.image_source_repository_arn
@@ -144,11 +168,11 @@ module "ci_access" {
   # Must match the key .github/scripts/terraform-env.sh and backend.hcl.example use.
   terraform_state = {
     bucket      = var.terraform_state_bucket
-    key         = "${var.app_name}/${var.environment}/terraform.tfstate"
+    key         = local.terraform_state_key
     kms_key_arn = var.terraform_state_kms_key_arn
   }
-  terraform_plan_role_name  = "${local.name}-terraform-plan"
-  terraform_apply_role_name = "${local.name}-terraform-apply"
+  terraform_plan_role_name  = "${local.regional_name}-terraform-plan"
+  terraform_apply_role_name = "${local.regional_name}-terraform-apply"
   terraform_apply_subjects  = ["environment:${var.environment}-infra"]
 }
 

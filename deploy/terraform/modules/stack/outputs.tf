@@ -1,6 +1,6 @@
 output "aws_region" {
   description = "Region the stack runs in."
-  value       = data.aws_region.current.name
+  value       = local.region
 }
 
 output "ecr_repository_url" {
@@ -74,8 +74,42 @@ output "alb_zone_id" {
 }
 
 output "table_name" {
-  description = "DynamoDB table of the service."
-  value       = module.data.table_name
+  description = "DynamoDB table of the service (in a multi-region environment, its replica in this region)."
+  value       = local.name
+}
+
+output "table_arn" {
+  description = "The table (or this region's replica) the task role may read and write."
+  value       = local.table_arn
+}
+
+output "table_kms_key_arn" {
+  description = "Multi-region only: the KMS key of this region's replica, for the global root; null otherwise."
+  value       = one(module.table_key[*].arn)
+}
+
+output "alb_arn" {
+  description = "ARN of the ALB: this region's endpoint in the global entry point."
+  value       = module.edge.alb_arn
+}
+
+output "workflow" {
+  description = "What the workflows and first-deployment.sh read (terraform output -json workflow), one object so that every environment root passes it on with one output."
+  value = {
+    aws_region               = data.aws_region.current.name
+    ecr_repository_url       = module.registry.repository_url
+    ecr_repository_arn       = module.registry.repository_arn
+    cluster_name             = module.service.cluster_name
+    service_name             = module.service.service_name
+    task_definition_family   = module.service.task_definition_family
+    container_name           = module.service.container_name
+    deploy_role_arn          = module.ci_access.role_arn
+    terraform_plan_role_arn  = module.ci_access.terraform_plan_role_arn
+    terraform_apply_role_arn = module.ci_access.terraform_apply_role_arn
+    alb_dns_name             = module.edge.alb_dns_name
+    alarm_name_prefix        = local.regional_name
+    github_environment       = local.github_environment
+  }
 }
 
 output "alert_topic_arn" {

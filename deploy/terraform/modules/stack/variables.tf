@@ -151,3 +151,14 @@ variable "enable_prometheus_alertmanager" {
   type        = bool
   default     = true
 }
+
+variable "multi_region" {
+  description = <<-EOT
+    This stack is one region of a multi-region environment (environments/production/region, applied once per region).
+    The table is then not created here: the global root (environments/production/global) owns the global table and
+    its replicas, and this stack makes the KMS key of its region's replica (output table_kms_key_arn), scopes the task
+    role to the replica in its own region, and puts the region into every account-wide or alarm name.
+  EOT
+  type        = bool
+  default     = false
+}

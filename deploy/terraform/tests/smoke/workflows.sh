@@ -5,7 +5,13 @@
 # the way those actions do them (named below). Needs die, STUB_PYTHON and moto's AWS_ENDPOINT_URL.
 
 registry_stub() { "$STUB_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/stubs/registry_stub.py" "$@"; }
-tf_output() { terraform -chdir="$1" output -raw "$2"; }
+# The ECR outputs stand alone; everything else the workflows read is in the output "workflow".
+tf_output() {
+  case "$2" in
+    ecr_repository_url | ecr_repository_arn) terraform -chdir="$1" output -raw "$2" ;;
+    *) terraform -chdir="$1" output -json workflow | jq -er --arg n "$2" '.[$n]' ;;
+  esac
+}
 
 # image.yml, publish job, for COMMIT: the build legs push per-platform indexes by digest (here: the stub, with the
 # same manifests buildx pushes), publish-index.sh ties them into the commit's index. Prints the index digest.
@@ -30,11 +36,12 @@ play_image_workflow() {
   echo "$digest"
 }
 
-# deploy-environment.yml's AWS calls in one environment, and verify-rollout.sh on what moto answers.
+# deploy-environment.yml's AWS calls in staging and in production's primary region (its workspace is the one the
+# stack steps selected last), and verify-rollout.sh on what moto answers.
 play_deploy_workflow() {
   local tf="$1" digest="$2" scripts="$1/../../.github/scripts"
   play_rollout "$tf/environments/staging" "$scripts" "$digest"
-  play_rollout "$tf/environments/production" "$scripts" "$digest" "$(tf_output "$tf/environments/staging" ecr_repository_url)"
+  play_rollout "$tf/environments/production/region" "$scripts" "$digest" "$(tf_output "$tf/environments/staging" ecr_repository_url)"
 }
 
 play_rollout() {
@@ -47,8 +54,7 @@ play_rollout() {
     "$scripts/promote-image.sh" "$source" "$url" "$digest" | grep -q 'is already in' || die "promote-image.sh copied again"
   fi
   # Step "The image is in this environment's registry".
-  aws ecr describe-images --repository-name "${url#*/}" --image-ids "imageDigest=$digest" >/dev/null ||
-    die "$digest is not in ${url#*/}"
+  "$scripts/wait-for-image.sh" "$url" "$digest" >&2 || die "$digest is not in ${url#*/}"
 
   # ECS registers each running task in the target group; moto runs none, so three addresses stand in for them.
   tg="$(aws ecs describe-services --cluster "$cluster" --services "$service" --query 'services[0].loadBalancers[0].targetGroupArn' --output text)"
@@ -82,6 +88,22 @@ play_rollout() {
     die "verify-rollout.sh passed with one healthy target"
   fi
   grep -q 'healthy' "$err" || { cat "$err" >&2; die "verify-rollout.sh failed for another reason"; }
+  play_bake "$dir" "$scripts" "$err"
   rm -f "$err"
   echo "ok: deploy workflow's calls and verify-rollout.sh against $service" >&2
+}
+
+# Step "Bake, watching this region's alarms": quiet alarms pass, one alarm in ALARM stops the rollout.
+play_bake() {
+  local dir="$1" scripts="$2" err="$3" prefix alarm
+  prefix="$(tf_output "$dir" alarm_name_prefix)"
+  "$scripts/bake.sh" "$prefix" 0 >&2 || die "bake.sh failed on quiet alarms of $prefix"
+  "$scripts/bake.sh" "$prefix-no-such-stack" 0 >"$err" 2>&1 && die "bake.sh passed watching no alarms"
+  grep -q 'would watch nothing' "$err" || { cat "$err" >&2; die "bake.sh failed for another reason"; }
+  alarm="$(aws cloudwatch describe-alarms --alarm-name-prefix "$prefix-" --query 'MetricAlarms[0].AlarmName' --output text)"
+  aws cloudwatch set-alarm-state --alarm-name "$alarm" --state-value ALARM --state-reason "smoke test: the bake must stop"
+  "$scripts/bake.sh" "$prefix" 0 >"$err" 2>&1 && die "bake.sh passed with $alarm in ALARM"
+  grep -q "in ALARM during the bake: .*$alarm" "$err" || { cat "$err" >&2; die "bake.sh failed for another reason"; }
+  aws cloudwatch set-alarm-state --alarm-name "$alarm" --state-value OK --state-reason "smoke test done"
+  echo "ok: bake.sh on $prefix-* alarms" >&2
 }

@@ -60,8 +60,8 @@ run "deploy_role_scope" {
     error_message = "The deploy workflow's target health check needs elasticloadbalancing:DescribeTargetHealth."
   }
   assert {
-    condition     = length(jsondecode(aws_iam_role_policy.deploy.policy).Statement) == 5
-    error_message = "No statements beyond push, register, update, pass role and the unscopable reads (no image source given)."
+    condition     = length(jsondecode(aws_iam_role_policy.deploy.policy).Statement) == 6
+    error_message = "No statements beyond push, register, update, the bake's alarm reads, pass role and the unscopable reads (no image source given)."
   }
   assert {
     condition     = !contains(flatten([for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Action]), "ecr:GetDownloadUrlForLayer")

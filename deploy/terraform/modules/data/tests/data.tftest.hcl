@@ -26,16 +26,12 @@ run "table" {
     error_message = "Point-in-time recovery must be on."
   }
   assert {
-    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == aws_kms_key.table.arn && aws_kms_key.table.enable_key_rotation
+    condition     = aws_dynamodb_table.this.server_side_encryption[0].enabled && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == module.key[0].arn && length(module.key) == 1
     error_message = "The table is encrypted with its own rotating KMS key."
   }
   assert {
     condition     = aws_dynamodb_table.this.deletion_protection_enabled == false
     error_message = "Deletion protection follows the input."
-  }
-  assert {
-    condition     = jsondecode(aws_kms_key.table.policy).Statement[1].Condition.StringEquals["kms:ViaService"] == "dynamodb.eu-west-1.amazonaws.com"
-    error_message = "The task role may use the key only through DynamoDB."
   }
 }
 
@@ -50,12 +46,16 @@ run "production_protection" {
   }
 }
 
-run "rejects_non_role_key_users" {
+run "key_from_the_regions_stack" {
   command = plan
   variables {
-    key_user_role_arns = ["*"]
+    kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/33333333-3333-3333-3333-333333333333"
+    key_user_role_arns = []
   }
-  expect_failures = [var.key_user_role_arns]
+  assert {
+    condition     = length(module.key) == 0 && aws_dynamodb_table.this.server_side_encryption[0].kms_key_arn == var.kms_key_arn
+    error_message = "Given the region's key, the table uses it and makes none of its own."
+  }
 }
 
 run "single_region_by_default" {

@@ -73,7 +73,7 @@ run "endpoint_group_per_region" {
 run "one_region" {
   command = plan
   variables {
-    regions = { "us-east-1" = { alb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/hello-birthday/0123456789abcdef" } }
+    regions   = { "us-east-1" = { alb_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/hello-birthday/0123456789abcdef" } }
     flow_logs = { bucket = "hello-birthday-logs" }
   }
   assert {

@@ -68,7 +68,7 @@ run "matches_service_contract" {
     error_message = "The metrics path must not be forwarded."
   }
   assert {
-    condition     = module.data.partition_key == jsondecode(file("../../../service-contract.json")).dynamodb_partition_key
+    condition     = module.data[0].partition_key == jsondecode(file("../../../service-contract.json")).dynamodb_partition_key
     error_message = "The table's partition key must be the service's."
   }
   assert {
@@ -109,7 +109,7 @@ run "wiring" {
     error_message = "The error and latency alarms gate deployments."
   }
   assert {
-    condition     = module.network.nat_gateway_count == 1 && module.data.deletion_protection == false && module.edge.deletion_protection == false
+    condition     = module.network.nat_gateway_count == 1 && module.data[0].deletion_protection == false && module.edge.deletion_protection == false
     error_message = "Staging: one NAT gateway, no deletion protection."
   }
   assert {
@@ -175,7 +175,7 @@ run "production_is_protected" {
   }
 
   assert {
-    condition     = module.data.deletion_protection && module.edge.deletion_protection
+    condition     = module.data[0].deletion_protection && module.edge.deletion_protection
     error_message = "Production's table and ALB must have deletion protection."
   }
   assert {
@@ -206,4 +206,50 @@ run "rejects_unknown_environment" {
     environment = "dev"
   }
   expect_failures = [var.environment]
+}
+
+# One region of production (environments/production/region): the global root owns the table, this region makes its
+# replica's key and uses the replica in its own region.
+run "one_region_of_a_multi_region_environment" {
+  command = plan
+
+  variables {
+    environment                 = "production"
+    multi_region                = true
+    image_source_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+  }
+
+  assert {
+    condition     = length(module.data) == 0 && length(module.table_key) == 1 && output.table_kms_key_arn == module.table_key[0].arn
+    error_message = "A region of a multi-region environment creates its replica's key, not the table."
+  }
+  assert {
+    condition     = jsondecode(module.service.task_policy).Statement[0].Resource == "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-production" && output.table_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-production"
+    error_message = "The task role may use the table's replica in its own region only."
+  }
+  assert {
+    condition     = module.service.container_environment.DATABASE_URL == "dynamodb://hello-birthday-production" && module.service.container_environment.AWS_REGION == "eu-west-1"
+    error_message = "The tasks use the table by name in their own region."
+  }
+  assert {
+    condition     = output.cluster_name == "hello-birthday-production-eu-west-1" && output.workflow.alarm_name_prefix == "hello-birthday-production-eu-west-1" && output.ecr_repository_name == "hello-birthday-production"
+    error_message = "Account-wide and alarm names carry the region; the repository keeps the name image replication targets."
+  }
+  assert {
+    condition     = module.ci_access.deploy_subjects == ["repo:example/hello-birthday:environment:production-eu-west-1"] && output.workflow.github_environment == "production-eu-west-1"
+    error_message = "Each region deploys from its own GitHub environment, the unit the deploy workflow rolls out and bakes."
+  }
+  assert {
+    condition     = alltrue([for name in module.observability.alarm_names : startswith(name, "hello-birthday-production-eu-west-1-")])
+    error_message = "Every alarm of the region carries the region's prefix, which the deploy workflow's bake watches."
+  }
+}
+
+run "deploy_role_reads_the_regions_alarms_for_the_bake" {
+  command = plan
+
+  assert {
+    condition     = [for s in jsondecode(module.ci_access.deploy_policy).Statement : s.Resource if s.Action == "cloudwatch:DescribeAlarms"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"]
+    error_message = "The bake (.github/scripts/bake.sh) reads this region's alarms, and no other region's."
+  }
 }
