@@ -3,6 +3,7 @@ is read by a workflow, and every Terraform output a row names exists in the root
 repository root). Called by scripts/check/60-workflows.sh.
 """
 
+import json
 import pathlib
 import re
 import sys
@@ -10,6 +11,18 @@ import sys
 WORKFLOWS = pathlib.Path(".github/workflows")
 DOC = pathlib.Path("docs/operations/deployments.md")
 TERRAFORM = pathlib.Path("deploy/terraform")
+REGIONS = pathlib.Path("deploy/regions.json")
+# A documented row stands for one variable per production region of deploy/regions.json.
+PER_REGION = "_PRODUCTION_<REGION>"
+
+
+def region_suffix(region: str) -> str:
+    """As infra.yml's roots job names a region's variables: eu-west-1 -> PRODUCTION_EU_WEST_1."""
+    return "PRODUCTION_" + region.upper().replace("-", "_")
+
+
+def production_regions() -> list[str]:
+    return [entry["region"] for entry in json.loads(REGIONS.read_text())["production"]]
 
 
 def used_variables() -> dict[str, str]:
@@ -19,24 +32,35 @@ def used_variables() -> dict[str, str]:
         text = wf.read_text()
         for name in re.findall(r"\bvars\.([A-Za-z0-9_]+)", text):
             used.setdefault(name, wf.name)
-        # vars[format('PREFIX_{0}', matrix.suffix)]: one variable per value the matrix gives the suffix.
-        suffixes = re.findall(r"\bsuffix:\s*([A-Z0-9_]+)", text)
+        # vars[format('PREFIX_{0}', matrix.suffix)]: one variable per root the matrix lists, the literal
+        # suffixes it writes (staging) and one per production region (the suffixes the roots job makes).
+        suffixes = re.findall(r"(?<!def )\b(?:suffix|roles):\s*\"([A-Z0-9_]+)\"\s*[,}]", text)
+        if "region_suffix" in text or "def suffix" in text:
+            suffixes += [region_suffix(region) for region in production_regions()]
         for prefix in re.findall(r"vars\[format\('([A-Za-z0-9_]+)\{0\}'", text):
             if not suffixes:
                 sys.exit(f"{wf}: vars[format('{prefix}{{0}}', ...)] but no matrix suffix values to expand it with")
-            for suffix in suffixes:
+            for suffix in dict.fromkeys(suffixes):
                 used.setdefault(prefix + suffix, wf.name)
     return used
 
 
 def roots() -> dict[str, pathlib.Path]:
-    """The Terraform roots a row may name: bootstrap and every environment."""
-    environments = {d.name: d for d in sorted((TERRAFORM / "environments").iterdir()) if (d / "outputs.tf").exists()}
+    """The Terraform roots a row may name: bootstrap and every environment root (production/region, ...)."""
+    base = TERRAFORM / "environments"
+    environments = {str(f.parent.relative_to(base)): f.parent for f in sorted(base.rglob("outputs.tf"))}
     return {**environments, "bootstrap": TERRAFORM / "bootstrap"}
 
 
 def outputs(root: pathlib.Path) -> set[str]:
-    return set(re.findall(r'^output\s+"([^"]+)"', (root / "outputs.tf").read_text(), re.M))
+    """The root's outputs, and `workflow.KEY` for each key of the stack's workflow object it passes on."""
+    text = (root / "outputs.tf").read_text()
+    names = set(re.findall(r'^output\s+"([^"]+)"', text, re.M))
+    if re.search(r'^output\s+"workflow"\s*\{[^}]*module\.stack\.workflow', text, re.M | re.S):
+        stack = (TERRAFORM / "modules/stack/outputs.tf").read_text()
+        body = re.search(r'^output\s+"workflow"\s*\{.*?value\s*=\s*\{(.*?)\n  \}', stack, re.M | re.S)
+        names |= {f"workflow.{key}" for key in re.findall(r"^\s+([a-z0-9_]+)\s*=", body.group(1), re.M)}
+    return names
 
 
 def documented_rows() -> dict[str, tuple[str, str]]:
@@ -44,9 +68,15 @@ def documented_rows() -> dict[str, tuple[str, str]]:
     section = DOC.read_text().split("## GitHub configuration", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
-        m = re.match(r"\|\s*`([A-Z0-9_]+)`\s*\|[^|]*\|\s*([^|]*?)\s*\|\s*([^|]*?)\s*\|\s*$", line)
-        if m:
-            rows[m.group(1)] = (m.group(2), m.group(3))
+        m = re.match(r"\|\s*`([A-Z0-9_<>]+)`\s*\|[^|]*\|\s*([^|]*?)\s*\|\s*([^|]*?)\s*\|\s*$", line)
+        if not m:
+            continue
+        name = m.group(1)
+        if name.endswith(PER_REGION):
+            for region in production_regions():
+                rows[name.removesuffix(PER_REGION) + "_" + region_suffix(region)] = (m.group(2), m.group(3))
+        else:
+            rows[name] = (m.group(2), m.group(3))
     return rows
 
 
@@ -54,7 +84,7 @@ def row_problems(name: str, root_cell: str, value: str, declared: dict[str, set[
     """What is wrong with the Terraform output a row names, if anything."""
     if root_cell in ("—", "-", ""):
         return []  # an input, not an output: the row says where its value comes from
-    output = re.match(r"`([a-z0-9_]+)`", value)
+    output = re.match(r"`([a-z0-9_.]+)`", value)
     if not output:
         return [f"{DOC}: {name} names root(s) '{root_cell}' but no `output` first in its last column"]
     problems = []
