@@ -78,7 +78,10 @@ fn request(args: &Args, index: u64) -> anyhow::Result<Request<Full<Bytes>>> {
     let random = mix(index);
     let builder = Request::builder()
         .method(args.method.clone())
-        .uri(format!("/hello/{}", names::nth_name((random % args.users) as usize)))
+        .uri(format!(
+            "/hello/{}",
+            names::nth_name((random % args.users) as usize)
+        ))
         .header("host", &args.authority);
     let request = if args.method == Method::PUT {
         let day = 1 + (random >> 32) % 28;
