@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 
 use admission::AdmissionLayer;
 
-pub use error::{ApiError, ErrorBody, cause_chain};
+pub use error::{ApiError, ErrorBody};
 pub use openapi::{ApiDoc, document as openapi_document};
 
 use crate::clock::Clock;
@@ -61,7 +61,8 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
 }
 
 pub fn router(state: AppState, limits: Limits) -> Router {
-    let (routes, _) = routes().split_for_parts();
+    let (routes, document) = routes().split_for_parts();
+    openapi::keep(document);
     routes
         // One composed layer, outermost first: `Router::layer` boxes each layer it is given
         // around every route, and cloning that box per request was measurable.

@@ -14,8 +14,16 @@ use utoipa::openapi::OpenApi as Document;
 ))]
 pub struct ApiDoc;
 
-/// The document as served at `/openapi.json`, built once.
+static DOCUMENT: OnceLock<Document> = OnceLock::new();
+
+/// The document as served at `/openapi.json`: the one the router was built with, or built now
+/// when no router has been (a caller that only wants the document).
 pub fn document() -> &'static Document {
-    static DOCUMENT: OnceLock<Document> = OnceLock::new();
     DOCUMENT.get_or_init(|| super::routes().split_for_parts().1)
+}
+
+/// Keeps the document that building the router produced, so it is not built a second time.
+/// Every router's document is the same, so the first one kept serves them all.
+pub fn keep(document: Document) {
+    let _ = DOCUMENT.set(document);
 }
