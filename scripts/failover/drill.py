@@ -48,6 +48,7 @@ from harness import (  # noqa: E402
     Store,
     die_with_parent,
     exit_on_sigterm,
+    finish,
     free_port,
     log,
     run_in_scratch_dir,
@@ -395,11 +396,7 @@ def main():
         f"(deploy/entry-point.json x {TIME_SCALE}): predicted detection {PREDICTED_DETECTION_S}s"
     )
     results, problems = run_in_scratch_dir(f"failover-{args.store}-", drill, args)
-    if args.results:
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
-    for problem in problems:
-        print(f"FAIL {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return finish(results, problems, args.results)
 
 
 if __name__ == "__main__":

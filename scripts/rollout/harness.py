@@ -66,6 +66,15 @@ def report(name, result, problems, label=None):
     return 1 if problems else 0
 
 
+def finish(results, problems, results_path=None):
+    """Writes every run's result (--results) and each problem; returns the process exit code."""
+    if results_path:
+        results_path.write_text(json.dumps(results, indent=2) + "\n")
+    for problem in problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def exit_on_sigterm():
     """SIGTERM from the test runner unwinds through the finally blocks like Ctrl-C does."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Haproxy, Instance, Store, die_with_parent, exit_on_sigterm, free_port, log
+from harness import Haproxy, Instance, Store, die_with_parent, exit_on_sigterm, finish, free_port, log
 
 POSITIVE_MODES = ("ecs", "signal-first")
 NEGATIVE_MODES = ("kill9", "no-drain")
@@ -303,11 +303,7 @@ def main():
             log(f"logs and databases kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    if args.results:
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
-    for problem in problems:
-        print(f"FAIL {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return finish(results, problems, args.results)
 
 
 if __name__ == "__main__":
