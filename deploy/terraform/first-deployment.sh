@@ -17,7 +17,7 @@ scripts_dir="$tf_dir/../../.github/scripts"
 regions_file="$tf_dir/../regions.json"
 
 regions() { jq -r '.production[].region' "$regions_file"; }
-primary() { regions | head -1; }
+primary() { regions | sed -n 1p; }
 
 steps() {
   echo bootstrap

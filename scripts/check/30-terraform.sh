@@ -41,7 +41,7 @@ RC
 
 ensure_terraform
 write_cli_config
-terraform version | head -1 >&2
+terraform version | sed -n 1p >&2
 
 roots=("$TF_DIR/bootstrap" "$TF_DIR/environments/staging" "$TF_DIR"/environments/production/* "$TF_DIR"/modules/*)
 

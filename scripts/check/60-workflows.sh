@@ -19,7 +19,7 @@ zizmor_bin="$(ensure_venv zizmor)"
 status=0
 finding() { printf '\033[1;31m%s\033[0m\n' "$*" >&2; status=1; }
 
-log "actionlint $("$actionlint_bin/actionlint" --version | head -1)"
+log "actionlint $("$actionlint_bin/actionlint" --version | sed -n 1p)"
 "$actionlint_bin/actionlint" -shellcheck "$(command -v shellcheck)" || finding "actionlint found problems"
 shellcheck .github/scripts/*.sh deploy/terraform/first-deployment.sh deploy/terraform/tests/smoke/workflows.sh deploy/terraform/tests/smoke/stubs/{docker,skopeo} ||
   finding "shellcheck found problems in .github/scripts or the first-deployment scripts"

@@ -68,7 +68,7 @@ start_moto() {
 TERRAFORM_VERSION="$(tr -d '[:space:]' <"$ROOT/.terraform-version")"
 ensure_terraform() {
   local have
-  have="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | head -1)"
+  have="$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p' | sed -n 1p)"
   [ "$have" = "$TERRAFORM_VERSION" ] && return 0
   log "terraform ${have:-missing}, not $TERRAFORM_VERSION: installing $TERRAFORM_VERSION into .tools/bin from the official release"
   ensure_apt curl curl
