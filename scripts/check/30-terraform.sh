@@ -104,9 +104,6 @@ sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/moto_override.tf.tpl" >"$smok
 for dir in bootstrap environments/staging environments/production/region environments/production/global; do
   cp "$smoke/moto_override.tf" "$smoke_tf/$dir/moto_override.tf"
 done
-for dir in environments/staging environments/production/region; do
-  cp "$TF_DIR/tests/smoke/stack_moto_override.tf.tpl" "$smoke_tf/$dir/stack_moto_override.tf"
-done
 sed "s#@MOTO_URL@#$moto_url#" "$TF_DIR/tests/smoke/global_moto_override.tf.tpl" >"$smoke_tf/environments/production/global/global_moto_override.tf"
 cp "$TF_DIR/tests/smoke/service_moto_override.tf.tpl" "$smoke_tf/modules/service/moto_override.tf"
 cp "$TF_DIR/tests/smoke/observability_moto_override.tf.tpl" "$smoke_tf/modules/observability/moto_override.tf"
@@ -138,6 +135,14 @@ while read -r step args; do
     { tail -40 "$smoke/step-$n.log" >&2; die "first-deployment.sh $step $args failed against moto (log: $smoke/step-$n.log)"; }
   [ "$step" != image ] || [ "$(tail -1 "$smoke/step-$n.log")" = "$digest" ] || die "step image found $(tail -1 "$smoke/step-$n.log"), not $digest"
 done < <("$first_deployment" steps)
+
+phase "the emulator left out its exclusions and nothing else (the modules' emulator_excludes overrides)"
+staging_state="$(terraform -chdir="$smoke_tf/environments/staging" state list)"
+for want in module.observability.aws_prometheus_rule_group_namespace.slo module.service.aws_ecs_service.this; do
+  grep -qxF "module.stack.$want" <<<"$staging_state" || die "staging's emulated apply lacks $want"
+done
+! grep -E 'aws_prometheus_alert_manager_definition|aws_appautoscaling_' <<<"$staging_state" ||
+  die "the emulated apply created what the smoke override files exclude (above)"
 
 phase "policies and the ECR lifecycle rule, as the apply rendered them"
 rendered="$TF_DIR/tests/rendered"

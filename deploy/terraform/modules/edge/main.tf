@@ -136,7 +136,7 @@ resource "aws_lb" "this" {
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
   idle_timeout               = var.idle_timeout_seconds
-  #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check cannot follow the count-guarded association.
+  #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check does not follow the association to it.
 
   access_logs {
     bucket  = aws_s3_bucket.access_logs.id
@@ -223,8 +223,6 @@ resource "aws_lb_listener_rule" "service" {
 # --- WAF ---
 
 resource "aws_wafv2_web_acl" "this" {
-  count = var.enable_waf ? 1 : 0
-
   name  = var.name
   scope = "REGIONAL"
 
@@ -320,15 +318,11 @@ resource "aws_wafv2_web_acl" "this" {
 }
 
 resource "aws_wafv2_web_acl_association" "alb" {
-  count = var.enable_waf ? 1 : 0
-
   resource_arn = aws_lb.this.arn
-  web_acl_arn  = aws_wafv2_web_acl.this[0].arn
+  web_acl_arn  = aws_wafv2_web_acl.this.arn
 }
 
 resource "aws_cloudwatch_log_group" "waf" {
-  count = var.enable_waf ? 1 : 0
-
   # WAF only logs to groups whose name starts with aws-waf-logs-.
   name              = "aws-waf-logs-${var.name}"
   retention_in_days = var.waf_log_retention_days
@@ -337,8 +331,27 @@ resource "aws_cloudwatch_log_group" "waf" {
 }
 
 resource "aws_wafv2_web_acl_logging_configuration" "this" {
-  count = var.enable_waf ? 1 : 0
+  resource_arn            = aws_wafv2_web_acl.this.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+}
 
-  resource_arn            = aws_wafv2_web_acl.this[0].arn
-  log_destination_configs = [aws_cloudwatch_log_group.waf[0].arn]
+# The WAF resources had a count while a variable could switch them off; the addresses they had then.
+moved {
+  from = aws_wafv2_web_acl.this[0]
+  to   = aws_wafv2_web_acl.this
+}
+
+moved {
+  from = aws_wafv2_web_acl_association.alb[0]
+  to   = aws_wafv2_web_acl_association.alb
+}
+
+moved {
+  from = aws_cloudwatch_log_group.waf[0]
+  to   = aws_cloudwatch_log_group.waf
+}
+
+moved {
+  from = aws_wafv2_web_acl_logging_configuration.this[0]
+  to   = aws_wafv2_web_acl_logging_configuration.this
 }

@@ -112,11 +112,6 @@ variable "force_destroy_logs" {
   default     = false
 }
 
-variable "enable_waf" {
-  description = "Attach a WAFv2 web ACL. Turned off only for emulators that do not implement WAFv2 (see README)."
-  type        = bool
-  default     = true
-}
 
 variable "waf_rate_limit" {
   description = "Requests per 5 minutes one client IP may send before WAF blocks it."

@@ -157,9 +157,16 @@ resource "aws_prometheus_rule_group_namespace" "slo" {
   data         = templatefile("${path.module}/../../../monitoring/rules/${var.environment}.rules.yml", { runbook_url = var.runbook_url })
 }
 
+# What the emulator run leaves out of this module: nothing here, and nothing in AWS. The smoke test's override file
+# (deploy/terraform/tests/smoke/observability_moto_override.tf.tpl, copied into this folder of its scratch copy only)
+# sets ["alertmanager"]: moto has no Alertmanager definition API. deploy/terraform/README.md, "Emulator exclusions",
+# lists every exclusion.
+locals {
+  emulator_excludes = toset([])
+}
+
 resource "aws_prometheus_alert_manager_definition" "this" {
-  # Emulator switch: moto has no Alertmanager definition API. Always true in AWS.
-  count = var.enable_prometheus_alertmanager ? 1 : 0
+  count = contains(local.emulator_excludes, "alertmanager") ? 0 : 1
 
   workspace_id = aws_prometheus_workspace.this.id
   definition = templatefile("${path.module}/../../../monitoring/alertmanager.yml", {

@@ -115,8 +115,3 @@ variable "log_retention_days" {
   default     = 30
 }
 
-variable "enable_prometheus_alertmanager" {
-  description = "Emulator switch: create the workspace's Alertmanager definition. Always true in AWS; moto has no Alertmanager API."
-  type        = bool
-  default     = true
-}

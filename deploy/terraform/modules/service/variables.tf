@@ -252,11 +252,6 @@ variable "container_insights" {
   default     = true
 }
 
-variable "enable_autoscaling" {
-  description = "Create the Application Auto Scaling target and policies. Only the moto smoke test turns this off: moto cannot list their tags."
-  type        = bool
-  default     = true
-}
 
 variable "alb_idle_timeout_seconds" {
   description = "The ALB's idle timeout (modules/edge output idle_timeout_seconds); the service's idle timeout is derived from it and must exceed it."

@@ -59,8 +59,6 @@ module "observability" {
   cluster_name = local.regional_name
   service_name = local.regional_name
   table_name   = local.name
-
-  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
 }
 
 module "network" {
@@ -86,7 +84,6 @@ module "edge" {
   public_path_patterns   = [local.contract.public_path_pattern]
   deletion_protection    = var.deletion_protection
   force_destroy_logs     = var.force_destroy
-  enable_waf             = var.enable_waf
   waf_rate_limit         = var.waf_rate_limit
   waf_log_retention_days = var.log_retention_days
   log_kms_key_arn        = module.observability.kms_key_arn
@@ -143,7 +140,6 @@ module "service" {
   log_retention_days       = var.log_retention_days
   log_kms_key_arn          = module.observability.kms_key_arn
   deployment_alarm_names   = module.observability.deployment_alarm_names
-  enable_autoscaling       = var.enable_autoscaling
 
   collector_image             = var.collector_image
   collector_config            = file("${path.module}/../../../monitoring/adot-collector.yaml")

@@ -123,11 +123,6 @@ variable "alarm_emails" {
   default     = []
 }
 
-variable "enable_waf" {
-  description = "Attach WAFv2 to the ALB."
-  type        = bool
-  default     = true
-}
 
 variable "waf_rate_limit" {
   description = "Requests per 5 minutes per client IP before WAF blocks it."
@@ -135,22 +130,12 @@ variable "waf_rate_limit" {
   default     = 1000
 }
 
-variable "enable_autoscaling" {
-  description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; moto cannot list their tags."
-  type        = bool
-  default     = true
-}
 
 variable "collector_image" {
   description = "ADOT collector image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task."
   type        = string
 }
 
-variable "enable_prometheus_alertmanager" {
-  description = "Emulator switch: create the Prometheus workspace's Alertmanager definition. Always true in AWS; moto lacks its API."
-  type        = bool
-  default     = true
-}
 
 variable "multi_region" {
   description = <<-EOT

@@ -4,6 +4,13 @@ mock_provider "aws" {
   override_during = plan
 }
 
+# A known ARN lets the WAF run compare the association and the logging configuration with the web ACL at plan time.
+override_resource {
+  target          = aws_wafv2_web_acl.this
+  override_during = plan
+  values          = { arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/hello-birthday-staging/00000000-0000-0000-0000-000000000000" }
+}
+
 variables {
   name                 = "hello-birthday-staging"
   vpc_id               = "vpc-0123456789abcdef0"
@@ -95,19 +102,24 @@ run "waf" {
   command = plan
 
   assert {
-    condition     = length(aws_wafv2_web_acl_association.alb) == 1 && length(aws_wafv2_web_acl_logging_configuration.this) == 1
+    condition = (
+      aws_wafv2_web_acl_association.alb.resource_arn == aws_lb.this.arn
+      && aws_wafv2_web_acl_association.alb.web_acl_arn == aws_wafv2_web_acl.this.arn
+      && aws_wafv2_web_acl_logging_configuration.this.resource_arn == aws_wafv2_web_acl.this.arn
+      && toset(aws_wafv2_web_acl_logging_configuration.this.log_destination_configs) == toset([aws_cloudwatch_log_group.waf.arn])
+    )
     error_message = "WAF must protect the ALB and log."
   }
   assert {
-    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].rate_based_statement) > 0]) == 1
+    condition     = length([for r in aws_wafv2_web_acl.this.rule : r if length(r.statement[0].rate_based_statement) > 0]) == 1
     error_message = "WAF must rate-limit per IP."
   }
   assert {
-    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].managed_rule_group_statement) > 0]) >= 3
+    condition     = length([for r in aws_wafv2_web_acl.this.rule : r if length(r.statement[0].managed_rule_group_statement) > 0]) >= 3
     error_message = "WAF must use AWS managed rule groups."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.waf[0].retention_in_days > 0
+    condition     = aws_cloudwatch_log_group.waf.retention_in_days > 0
     error_message = "WAF logs need a retention."
   }
 }

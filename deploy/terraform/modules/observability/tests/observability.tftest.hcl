@@ -104,18 +104,6 @@ run "prometheus_workspace" {
   }
 }
 
-run "alertmanager_behind_emulator_switch" {
-  command = plan
-  variables {
-    enable_prometheus_alertmanager = false
-  }
-
-  assert {
-    condition     = length(aws_prometheus_alert_manager_definition.this) == 0 && aws_prometheus_rule_group_namespace.slo.workspace_id == aws_prometheus_workspace.this.id
-    error_message = "The emulator switch drops only the Alertmanager definition."
-  }
-}
-
 run "rejects_unknown_environment" {
   command = plan
   variables {
