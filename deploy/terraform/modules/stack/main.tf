@@ -48,17 +48,19 @@ locals {
 module "observability" {
   source = "../observability"
 
-  name                    = local.regional_name
-  environment             = var.environment
-  runbook_url             = local.runbook_url
-  alarm_emails            = var.observability.alarm_emails
-  log_retention_days      = var.observability.log_retention_days
-  alb_arn_suffix          = module.edge.alb_arn_suffix
-  target_group_arn_suffix = module.edge.target_group_arn_suffix
-  # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
-  cluster_name = local.regional_name
-  service_name = local.regional_name
-  table_name   = local.name
+  name               = local.regional_name
+  environment        = var.environment
+  runbook_url        = local.runbook_url
+  alarm_emails       = var.observability.alarm_emails
+  log_retention_days = var.observability.log_retention_days
+  watched = {
+    alb_arn_suffix          = module.edge.alb_arn_suffix
+    target_group_arn_suffix = module.edge.target_group_arn_suffix
+    # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
+    cluster_name = local.regional_name
+    service_name = local.regional_name
+    table_name   = local.name
+  }
 }
 
 module "network" {
@@ -74,19 +76,27 @@ module "network" {
 module "edge" {
   source = "../edge"
 
-  name                   = local.name
-  vpc_id                 = module.network.vpc_id
-  vpc_cidr_block         = module.network.vpc_cidr_block
-  public_subnet_ids      = module.network.public_subnet_ids
-  certificate_arn        = var.load_balancer.certificate_arn
-  container_port         = local.contract.container_port
-  health_check_path      = local.contract.readiness_path
-  public_path_patterns   = [local.contract.public_path_pattern]
-  deletion_protection    = var.protection.deletion_protection
-  force_destroy_logs     = var.protection.force_destroy
-  waf_rate_limit         = var.load_balancer.waf_rate_limit
-  waf_log_retention_days = var.observability.log_retention_days
-  log_kms_key_arn        = module.observability.kms_key_arn
+  name = local.name
+  network = {
+    vpc_id            = module.network.vpc_id
+    vpc_cidr_block    = module.network.vpc_cidr_block
+    public_subnet_ids = module.network.public_subnet_ids
+  }
+  load_balancer = {
+    certificate_arn     = var.load_balancer.certificate_arn
+    deletion_protection = var.protection.deletion_protection
+  }
+  target = {
+    port                 = local.contract.container_port
+    health_check_path    = local.contract.readiness_path
+    public_path_patterns = [local.contract.public_path_pattern]
+  }
+  access_logs = { force_destroy = var.protection.force_destroy }
+  waf = {
+    rate_limit         = var.load_balancer.waf_rate_limit
+    log_retention_days = var.observability.log_retention_days
+    log_kms_key_arn    = module.observability.kms_key_arn
+  }
 }
 
 module "registry" {
@@ -165,25 +175,26 @@ module "service" {
 module "ci_access" {
   source = "../ci-access"
 
-  name                   = "${local.regional_name}-deploy"
-  github_repository      = var.ci.github_repository
-  github_subjects        = local.deploy_subjects
-  repository_arn         = module.registry.repository_arn
-  cluster_arn            = local.service_arns.cluster
-  service_arn            = local.service_arns.service
-  task_definition_family = local.regional_name
-  pass_role_arns         = [local.service_arns.task_role, local.service_arns.execution_role]
-
-  image_source_repository_arn = var.image_source_repository_arn
-
-  # Must match the key .github/scripts/terraform-env.sh and backend.hcl.example use.
-  terraform_state = {
-    bucket      = var.ci.terraform_state.bucket
-    key         = local.terraform_state_key
-    kms_key_arn = var.ci.terraform_state.kms_key_arn
+  github_repository = var.ci.github_repository
+  deploy = {
+    role_name                   = "${local.regional_name}-deploy"
+    subjects                    = local.deploy_subjects
+    repository_arn              = module.registry.repository_arn
+    image_source_repository_arn = var.image_source_repository_arn
+    cluster_arn                 = local.service_arns.cluster
+    service_arn                 = local.service_arns.service
+    task_definition_family      = local.regional_name
+    pass_role_arns              = [local.service_arns.task_role, local.service_arns.execution_role]
   }
-  terraform_plan_role_name  = "${local.regional_name}-terraform-plan"
-  terraform_apply_role_name = "${local.regional_name}-terraform-apply"
-  terraform_apply_subjects  = ["environment:${var.environment}-infra"]
+  terraform = {
+    # The key must match the one .github/scripts/terraform-env.sh and backend.hcl.example use.
+    state = {
+      bucket      = var.ci.terraform_state.bucket
+      key         = local.terraform_state_key
+      kms_key_arn = var.ci.terraform_state.kms_key_arn
+    }
+    plan_role_name  = "${local.regional_name}-terraform-plan"
+    apply_role_name = "${local.regional_name}-terraform-apply"
+    apply_subjects  = ["environment:${var.environment}-infra"]
+  }
 }
-

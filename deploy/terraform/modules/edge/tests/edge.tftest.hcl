@@ -12,16 +12,22 @@ override_resource {
 }
 
 variables {
-  name                 = "hello-birthday-staging"
-  vpc_id               = "vpc-0123456789abcdef0"
-  vpc_cidr_block       = "10.20.0.0/16"
-  public_subnet_ids    = ["subnet-a", "subnet-b", "subnet-c"]
-  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-  container_port       = 8080
-  health_check_path    = "/readyz"
-  public_path_patterns = ["/hello/*"]
-  deletion_protection  = false
-  log_kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  name = "hello-birthday-staging"
+  network = {
+    vpc_id            = "vpc-0123456789abcdef0"
+    vpc_cidr_block    = "10.20.0.0/16"
+    public_subnet_ids = ["subnet-a", "subnet-b", "subnet-c"]
+  }
+  load_balancer = {
+    certificate_arn     = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    deletion_protection = false
+  }
+  target = {
+    port                 = 8080
+    health_check_path    = "/readyz"
+    public_path_patterns = ["/hello/*"]
+  }
+  waf = { log_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
 }
 
 run "metrics_not_reachable_from_internet" {
@@ -127,7 +133,7 @@ run "waf" {
 run "production_protection" {
   command = plan
   variables {
-    deletion_protection = true
+    load_balancer = merge(var.load_balancer, { deletion_protection = true })
   }
   assert {
     condition     = aws_lb.this.enable_deletion_protection
@@ -138,33 +144,25 @@ run "production_protection" {
 run "rejects_metrics_pattern" {
   command = plan
   variables {
-    public_path_patterns = ["/metrics"]
+    target = merge(var.target, { public_path_patterns = ["/metrics"] })
   }
-  expect_failures = [var.public_path_patterns]
+  expect_failures = [var.target]
 }
 
 run "rejects_catch_all_pattern" {
   command = plan
   variables {
-    public_path_patterns = ["/*"]
+    target = merge(var.target, { public_path_patterns = ["/*"] })
   }
-  expect_failures = [var.public_path_patterns]
-}
-
-run "rejects_old_tls_policy" {
-  command = plan
-  variables {
-    ssl_policy = "ELBSecurityPolicy-2016-08"
-  }
-  expect_failures = [var.ssl_policy]
+  expect_failures = [var.target]
 }
 
 run "rejects_non_acm_certificate" {
   command = plan
   variables {
-    certificate_arn = "arn:aws:iam::123456789012:server-certificate/legacy"
+    load_balancer = merge(var.load_balancer, { certificate_arn = "arn:aws:iam::123456789012:server-certificate/legacy" })
   }
-  expect_failures = [var.certificate_arn]
+  expect_failures = [var.load_balancer]
 }
 
 run "alb_idle_timeout_is_the_input_the_service_is_tied_to" {

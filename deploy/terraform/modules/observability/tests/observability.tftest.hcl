@@ -4,14 +4,16 @@ mock_provider "aws" {
 }
 
 variables {
-  name                    = "hello-birthday-staging"
-  environment             = "staging"
-  runbook_url             = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
-  alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
-  target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
-  cluster_name            = "hello-birthday-staging"
-  service_name            = "hello-birthday-staging"
-  table_name              = "hello-birthday-staging"
+  name        = "hello-birthday-staging"
+  environment = "staging"
+  runbook_url = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
+  watched = {
+    alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
+    target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
+    cluster_name            = "hello-birthday-staging"
+    service_name            = "hello-birthday-staging"
+    table_name              = "hello-birthday-staging"
+  }
 }
 
 run "alarms" {
