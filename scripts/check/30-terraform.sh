@@ -48,6 +48,18 @@ roots=("$TF_DIR/bootstrap" "$TF_DIR/environments/staging" "$TF_DIR"/environments
 phase "terraform fmt -check"
 terraform fmt -check -recursive -diff "$TF_DIR" || die "run: terraform fmt -recursive deploy/terraform"
 
+phase "module READMEs list exactly each module's inputs and outputs"
+# Names a module declares (variable, output), and the names in the first column of its README's section (Inputs,
+# Outputs); `object.attribute` rows describe an input's attributes and are not names of their own.
+declared() { grep -ohE "^$1 \"[a-z0-9_]+\"" "$2"/*.tf | cut -d'"' -f2 | sort; }
+documented() { sed -n "/^## $1\$/,/^## /p" "$2/README.md" | awk -F'|' 'NF > 3 { print $2 }' | grep -oE '`[a-z0-9_]+`' | tr -d '`' | sort; }
+for dir in "$TF_DIR"/modules/*; do
+  for kind in variable:Inputs output:Outputs; do
+    diff <(declared "${kind%%:*}" "$dir") <(documented "${kind#*:}" "$dir") >&2 ||
+      die "${dir#"$ROOT"/}/README.md: the ${kind#*:} table must list the module's ${kind%%:*}s (< declared, > documented)"
+  done
+done
+
 phase "terraform init -backend=false + validate (${#roots[@]} roots and modules)"
 for dir in "${roots[@]}"; do
   out="$(terraform -chdir="$dir" init -backend=false -input=false -no-color 2>&1)" || { echo "$out" >&2; die "init failed: $dir"; }
