@@ -1,4 +1,4 @@
-# Copied into the scratch copy's modules/observability/ by scripts/check/30-terraform.sh. Never placed in the real
+# Copied into the scratch copy's modules/observability/ by scripts/check/terraform/smoke.sh. Never placed in the real
 # module.
 
 # moto 5.2.5 has no Alertmanager definition API for Prometheus workspaces.

@@ -1,4 +1,4 @@
-# Copied into the scratch copy's modules/service/ by scripts/check/30-terraform.sh. Never placed in the real module.
+# Copied into the scratch copy's modules/service/ by scripts/check/terraform/smoke.sh. Never placed in the real module.
 
 # moto 5.2.5 has no ListTagsForResource for Application Auto Scaling; the provider retries it until it times out.
 locals {
