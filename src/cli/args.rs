@@ -81,11 +81,6 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
-    /// SQLite only: how many users' dates of birth to keep in memory for GET, about 150 bytes
-    /// each. Stays correct when several processes share the file. 0 turns the cache off.
-    #[arg(long, env = "READ_CACHE_USERS", default_value_t = 100_000)]
-    pub read_cache_users: usize,
-
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 

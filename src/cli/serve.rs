@@ -1,6 +1,5 @@
 //! `hello-birthday serve`: logging first, then the signal handlers, then the server.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -41,7 +40,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Opens the store named on the command line and binds the listener.
 async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
-    let options = StoreOptions::serve(NonZeroUsize::new(args.read_cache_users));
+    let options = StoreOptions::serve();
     let store = store::open(&args.database.database_url, options).await?;
     let limits = Limits {
         request_timeout: args.request_timeout,

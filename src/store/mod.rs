@@ -5,7 +5,6 @@ mod instrumented;
 pub mod sqlite;
 mod url;
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -124,27 +123,22 @@ pub enum Missing {
 pub struct StoreOptions {
     pub purpose: Purpose,
     pub missing: Missing,
-    pub sqlite: sqlite::SqliteOptions,
 }
 
 impl StoreOptions {
-    /// For `serve`: creates a missing SQLite file, and caches up to `sqlite_read_cache` point reads.
-    pub fn serve(sqlite_read_cache: Option<NonZeroUsize>) -> Self {
+    /// For `serve`: creates a missing SQLite file.
+    pub fn serve() -> Self {
         Self {
             purpose: Purpose::Serve,
             missing: Missing::Create,
-            sqlite: sqlite::SqliteOptions {
-                read_cache: sqlite_read_cache,
-            },
         }
     }
 
-    /// For batch jobs: no read cache; `missing` says whether a SQLite file may be created.
+    /// For batch jobs: `missing` says whether a SQLite file may be created.
     pub fn bulk(missing: Missing) -> Self {
         Self {
             purpose: Purpose::Bulk,
             missing,
-            sqlite: sqlite::SqliteOptions { read_cache: None },
         }
     }
 }

@@ -255,8 +255,8 @@ per_backend!(
     ],
 );
 
-/// Several processes may share one SQLite file (a rolling deploy on one host). Each caches
-/// what it reads, yet none may answer from its cache once another has acknowledged a write.
+/// Several processes may share one SQLite file (a rolling deploy on one host): once one has
+/// acknowledged a write, every other answers it.
 #[tokio::test]
 async fn processes_sharing_a_sqlite_file_see_each_others_writes_at_once() {
     let database = SqliteDatabase::fresh().await;
@@ -269,7 +269,7 @@ async fn processes_sharing_a_sqlite_file_see_each_others_writes_at_once() {
     for round in 0..20 {
         let writer = &servers[round % 2];
         let reader = &servers[(round + 1) % 2];
-        // Both have the previous answer cached before the write.
+        // Both have read the previous answer before the write.
         for server in &servers {
             greeting(&client, server, "shared").await;
             greeting(&client, server, "shared").await;

@@ -688,8 +688,6 @@ mod operations {
             r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"}"#,
             r#"http_request_duration_seconds_bucket{method="GET",route="/hello/{username}",status="200""#,
             r#"store_operation_duration_seconds_bucket{backend="sqlite",operation="put""#,
-            r#"store_read_cache_lookups_total{result="miss"}"#,
-            r#"store_read_cache_lookups_total{result="hit"}"#,
             "hello_birthday_build_info{version=",
         ] {
             assert!(text.contains(series), "missing {series}");

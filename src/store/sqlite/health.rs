@@ -184,7 +184,7 @@ fn still_the_same(path: &Path, opened: (u64, u64)) -> bool {
                 database = %path.display(),
                 now,
                 "the SQLite database file was replaced or deleted while in use: \
-                 writes are refused, the read cache is off and readiness fails; restart the process"
+                 writes are refused and readiness fails; restart the process"
             );
             false
         }

@@ -11,19 +11,14 @@
 //! would have to (another process recovering the WAL), the read is retried on a blocking
 //! thread that may wait. Scans (export) always run on a blocking thread.
 //!
-//! Point reads are cached in memory (see [`read_cache`] for how the cache stays correct when
-//! several processes share the file).
-//!
 //! Health is kept up to date without querying on every probe: the writer thread records when
 //! it took up work and how its last commit went, and a watcher thread checks every second
 //! that the path still names the file that was opened (see [`health`]).
 
 mod health;
-mod read_cache;
 mod schema;
 
 use std::cell::RefCell;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -37,7 +32,6 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use tokio::sync::{mpsc, oneshot};
 
 use self::health::{FileWatch, WriterHealth};
-use self::read_cache::{Generations, ReadCache};
 use super::{
     Health, Missing, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
     decode_birth_date, updated_at_now,
@@ -63,20 +57,10 @@ const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users ORDER BY use
 /// Users per page of a scan: a few hundred kB, whatever the table's size.
 const SCAN_PAGE: usize = 1000;
 
-/// What only SQLite reads in [`StoreOptions`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SqliteOptions {
-    /// Answers to point reads kept in memory; `None`: no cache.
-    pub read_cache: Option<NonZeroUsize>,
-}
-
 pub struct SqliteStore {
     /// The database's real path (symlinks resolved). Also identifies this store's
     /// connections in each thread's cache; see [`read_inline`].
     identity: Arc<PathBuf>,
-    generations: Arc<Generations>,
-    /// `None` when configured with no room for entries.
-    cache: Option<ReadCache>,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     writer_health: Arc<WriterHealth>,
@@ -102,34 +86,29 @@ impl SqliteStore {
         };
         let mut writer = open_connection(path, create)
             .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-        // SQLite follows symlinks for its own -wal and -shm files; the counter file and the
-        // file watch must name the same real file, so two paths to it share one cache state.
+        // SQLite follows symlinks for its own -wal and -shm files; the file watch must look at
+        // that same real file.
         let path = std::fs::canonicalize(path)
             .with_context(|| format!("cannot resolve the path {}", path.display()))?;
         schema::prepare(&mut writer)
             .with_context(|| format!("cannot set up {}", path.display()))?;
 
-        let generations = Arc::new(Generations::open(&path)?);
-        generations.advance_all();
         let file = Arc::new(FileWatch::start(&path)?);
 
         let writer_health = Arc::new(WriterHealth::new());
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
         let writer_thread = {
-            let generations = generations.clone();
             let health = writer_health.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
                 .spawn(move || {
                     let _exit = health.exit_guard();
-                    run_writer(writer, &generations, &health, queue);
+                    run_writer(writer, &health, queue);
                 })
                 .context("cannot start the SQLite writer thread")?
         };
         Ok(Self {
             identity: Arc::new(path),
-            generations,
-            cache: options.sqlite.read_cache.map(ReadCache::new),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
             writer_health,
@@ -286,27 +265,15 @@ impl UserStore for SqliteStore {
     }
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
-        let key = username.as_str();
-        // Once the file is replaced, counters no longer describe what the reads see.
-        let cache = self.cache.as_ref().filter(|_| !self.file.replaced());
-        let cached = cache.and_then(|cache| cache.get(&self.generations, key));
-        if let Some(birth_date) = cached {
-            return Ok(birth_date);
-        }
-        let ticket = ReadCache::ticket(&self.generations, key);
-        let owned_key = key.to_owned();
+        let key = username.as_str().to_owned();
         let stored = self
             .read(move |conn| {
                 conn.prepare_cached(SELECT_ONE)?
-                    .query_row([&owned_key], |row| row.get::<_, String>(0))
+                    .query_row([&key], |row| row.get::<_, String>(0))
                     .optional()
             })
             .await?;
-        let birth_date = stored.as_deref().map(decode_birth_date).transpose()?;
-        if let Some(cache) = cache {
-            cache.insert(key, ticket, birth_date);
-        }
-        Ok(birth_date)
+        stored.as_deref().map(decode_birth_date).transpose()
     }
 
     fn health(&self) -> Health {
@@ -398,7 +365,7 @@ fn scan_pages(
 }
 
 /// A database opened only to be read (export): never created, never written, no writer
-/// thread and no counter file. Works on a read-only copy on read-only media too.
+/// thread. Works on a read-only copy on read-only media too.
 pub struct ReadOnlyDatabase {
     path: PathBuf,
     /// Read as a file nobody changes (SQLite's `immutable`): the only way to read a WAL
@@ -543,7 +510,6 @@ impl std::error::Error for SharedError {
 
 fn run_writer(
     mut connection: Connection,
-    generations: &Generations,
     health: &WriterHealth,
     mut queue: mpsc::Receiver<WriteJob>,
 ) {
@@ -558,10 +524,6 @@ fn run_writer(
         }
         let outcome = commit(&mut connection, &group).map_err(Arc::new);
         health.finished_work(outcome.as_ref().err().map(|e| e.as_ref()));
-        // Even a failed commit may have landed (an I/O error after the WAL was written).
-        for (username, _) in group.iter().flat_map(|job| &job.rows) {
-            generations.advance(username);
-        }
         for job in group {
             // The caller may have gone away (request timed out); the write stands regardless.
             let _ = job.reply.send(outcome.clone());

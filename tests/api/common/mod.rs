@@ -30,7 +30,7 @@ pub fn clock(today: &str) -> Arc<FixedClock> {
 pub async fn sqlite_store() -> (Arc<dyn UserStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
-    let options = StoreOptions::serve(std::num::NonZeroUsize::new(1000));
+    let options = StoreOptions::serve();
     (store::open(&url, options).await.expect("open SQLite"), dir)
 }
 
