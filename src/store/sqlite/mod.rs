@@ -4,12 +4,14 @@
 //! transaction (group commit): every acknowledged write is fsynced (`synchronous=FULL`),
 //! yet concurrent writers share the cost of the fsync.
 //!
-//! Point reads run inline on the async worker thread, on a read-only connection that each
-//! thread keeps for itself: in WAL mode a reader never waits for the writer, and a primary-key
-//! lookup costs a few microseconds, far less than handing the query to a blocking thread and
-//! back. The inline connection never waits for a lock (busy timeout 0); in the rare case it
-//! would have to (another process recovering the WAL), the read is retried on a blocking
-//! thread that may wait. Scans (export) always run on a blocking thread.
+//! Point reads run inline on the async worker thread, on a read-only connection taken from
+//! the store's own small pool ([`Readers`]): in WAL mode a reader never waits for the writer,
+//! and a primary-key lookup costs a few microseconds, far less than handing the query to a
+//! blocking thread and back. Readers read the file through a memory map and never wait for a
+//! lock (busy timeout 0); in the rare case one would have to (another process recovering the
+//! WAL), the read is retried on a blocking thread that may wait. Scans (export) always run on
+//! a blocking thread. Nothing is shared with other processes but the file itself: every read
+//! sees what the file holds, whoever wrote it.
 //!
 //! Health is kept up to date without querying on every probe: the writer thread records when
 //! it took up work and how its last commit went, and a watcher thread checks every second
@@ -18,10 +20,9 @@
 mod health;
 mod schema;
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -56,11 +57,16 @@ const SELECT_ONE: &str = "SELECT date_of_birth FROM users WHERE username = ?1";
 const SELECT_ALL: &str = "SELECT username, date_of_birth FROM users ORDER BY username";
 /// Users per page of a scan: a few hundred kB, whatever the table's size.
 const SCAN_PAGE: usize = 1000;
+/// Readers map up to this much of the file instead of copying pages into each connection's
+/// cache: a point read then costs no `pread` (measured: 0.66 of them per GET on a 5.5 MB
+/// database of 100 000 users with the default 2 MB cache). It is address space, not memory:
+/// only the pages read count, and they are shared with every connection and process.
+const READER_MMAP_BYTES: i64 = 256 * 1024 * 1024;
 
 pub struct SqliteStore {
-    /// The database's real path (symlinks resolved). Also identifies this store's
-    /// connections in each thread's cache; see [`read_inline`].
-    identity: Arc<PathBuf>,
+    /// The database's real path (symlinks resolved).
+    path: Arc<Path>,
+    readers: Readers,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     writer_health: Arc<WriterHealth>,
@@ -108,7 +114,8 @@ impl SqliteStore {
                 .context("cannot start the SQLite writer thread")?
         };
         Ok(Self {
-            identity: Arc::new(path),
+            readers: Readers::new(path.clone()),
+            path: path.into(),
             writer: Mutex::new(Some(jobs)),
             writer_thread: Mutex::new(Some(writer_thread)),
             writer_health,
@@ -135,7 +142,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        match read_inline(&self.identity, &query) {
+        match self.readers.read(&query) {
             Err(error) if is_busy(&error) => self.read_blocking(query).await,
             result => result.map_err(classify),
         }
@@ -147,7 +154,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let path = self.identity.clone();
+        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let connection = open_reader(&path, BUSY_TIMEOUT)?;
             query(&connection)
@@ -199,36 +206,39 @@ fn open_reader(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connecti
     let connection = open_connection(path, OpenFlags::empty())?;
     connection.busy_timeout(busy_timeout)?;
     connection.pragma_update(None, "query_only", true)?;
+    connection.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     Ok(connection)
 }
 
-thread_local! {
-    /// Each thread's read connections, one per open store. A store is known by its `Arc`;
-    /// entries whose store is gone are dropped the next time the thread opens a connection.
-    static INLINE_READERS: RefCell<Vec<(Weak<PathBuf>, Connection)>> = const { RefCell::new(Vec::new()) };
+/// The store's idle read connections. A read takes one (or opens one when none is idle) and
+/// puts it back: reads run inline and never hold one across an `await`, so there are never
+/// more than the threads reading at once, and each keeps its prepared statement and page cache.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
 }
 
-fn read_inline<T>(
-    identity: &Arc<PathBuf>,
-    query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    INLINE_READERS.with_borrow_mut(|readers| {
-        let position = readers
-            .iter()
-            .position(|(owner, _)| Weak::as_ptr(owner) == Arc::as_ptr(identity));
-        let index = match position {
-            Some(index) => index,
-            None => {
-                readers.retain(|(owner, _)| owner.strong_count() > 0);
-                readers.push((
-                    Arc::downgrade(identity),
-                    open_reader(identity, Duration::ZERO)?,
-                ));
-                readers.len() - 1
-            }
+impl Readers {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn read<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let idle = lock(&self.idle).pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => open_reader(&self.path, Duration::ZERO)?,
         };
-        query(&readers[index].1)
-    })
+        let result = query(&connection);
+        lock(&self.idle).push(connection);
+        result
+    }
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
@@ -249,7 +259,7 @@ fn closed() -> StoreError {
 
 impl UserScan for SqliteStore {
     fn scan(&self) -> UserPages<'_> {
-        let path = self.identity.clone();
+        let path = self.path.clone();
         scan_pages(move || open_reader(&path, BUSY_TIMEOUT))
     }
 }
@@ -577,6 +587,25 @@ mod tests {
         .unwrap();
         store.close().await;
         assert!(matches!(store.health(), Health::NotReady(_)));
+    }
+
+    #[tokio::test]
+    async fn readers_are_read_only_and_map_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        SqliteStore::open(&path, StoreOptions::bulk(Missing::Create))
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let reader = open_reader(&path, Duration::ZERO).unwrap();
+        let pragma = |name: &str| -> i64 {
+            reader
+                .pragma_query_value(None, name, |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("mmap_size"), READER_MMAP_BYTES);
+        assert_eq!(pragma("query_only"), 1);
     }
 
     #[test]
