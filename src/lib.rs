@@ -6,7 +6,7 @@
 //! - [`server`]: listening, connections and the shutdown sequence that [`lifecycle`] times;
 //! - [`http`]: routes, extractors, middleware and the one error type that maps to HTTP;
 //! - [`transfer`]: import and export of the previous system's JSON file;
-//! - [`store`]: the one store trait, its SQLite and DynamoDB backends and how to open them;
+//! - [`store`]: the store contract, and its backends (SQLite, DynamoDB) chosen by URL;
 //! - [`domain`]: the parsed types (username, date of birth) and the calendar rules;
 //! - [`clock`]: today's date, injected so tests choose it;
 //! - [`telemetry`]: JSON logs and Prometheus metrics.
@@ -21,4 +21,6 @@ pub mod lifecycle;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod transfer;

@@ -681,8 +681,10 @@ mod store_health {
     use std::time::Instant;
 
     use super::*;
-    use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
-    use hello_birthday::store::Purpose;
+    use common::dynamodb::{
+        ControlPlaneProxy, PrivateMoto, create_table_at, env_for, random_table_name,
+    };
+    use hello_birthday::test_support::dynamodb::READY_WINDOW;
 
     /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
     async fn status_becomes(
@@ -827,9 +829,7 @@ mod store_health {
     async fn dynamodb_readiness_ignores_the_control_plane_and_follows_the_data_plane() {
         let moto = PrivateMoto::start();
         let table = random_table_name();
-        store_at(&moto.endpoint(), &table, Purpose::Serve)
-            .await
-            .create_table()
+        create_table_at(&moto.endpoint(), &table)
             .await
             .expect("create table");
         let proxy = Arc::new(ControlPlaneProxy::start(moto.endpoint()).await);
@@ -842,13 +842,12 @@ mod store_health {
         assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
 
         proxy.deny_describe_table();
-        let through_proxy = store_at(&proxy.endpoint(), &table, Purpose::Serve).await;
         assert!(
-            through_proxy.create_table().await.is_err(),
+            create_table_at(&proxy.endpoint(), &table).await.is_err(),
             "DescribeTable is refused"
         );
         // Idle for longer than the readiness window: the background probe alone keeps it ready.
-        let quiet_until = Instant::now() + 2 * hello_birthday::store::dynamodb::READY_WINDOW;
+        let quiet_until = Instant::now() + 2 * READY_WINDOW;
         while Instant::now() < quiet_until {
             assert_eq!(
                 status(&http, &running, "/readyz").await,

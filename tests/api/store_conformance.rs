@@ -217,7 +217,8 @@ per_backend!(
 /// Retry-After) quickly, never a hang or a 500.
 mod dynamodb_failures {
     use super::*;
-    use common::dynamodb::{random_table_name, store_at};
+    use common::dynamodb::{create_table_at, random_table_name, store_at};
+    use hello_birthday::test_support::dynamodb::PROBE_INTERVAL;
 
     fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
         assert!(
@@ -283,12 +284,10 @@ mod dynamodb_failures {
     async fn readiness_recovers_without_a_restart_when_dynamodb_comes_back() {
         let moto = common::dynamodb::PrivateMoto::start();
         let table = random_table_name();
-        let admin = store_at(&moto.endpoint(), &table, Purpose::Serve).await;
-        admin.create_table().await.expect("create table");
-        let store = store_at(&moto.endpoint(), &table, Purpose::Serve)
+        create_table_at(&moto.endpoint(), &table)
             .await
-            .with_readiness_probe()
-            .await;
+            .expect("create table");
+        let store = store_at(&moto.endpoint(), &table, Purpose::Serve).await;
         assert_eq!(
             store.health(),
             Health::Ready,
@@ -299,18 +298,30 @@ mod dynamodb_failures {
         drop(moto);
         assert_unavailable(store.get(&name("alice")).await);
         assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
-        let down = health_becomes(&store, |h| h != Health::Ready, OUTAGE_NOTICED_WITHIN).await;
+        let down = health_becomes(
+            store.as_ref(),
+            |h| h != Health::Ready,
+            OUTAGE_NOTICED_WITHIN,
+        )
+        .await;
         assert!(matches!(down, Health::NotReady(_)), "{down:?}");
 
-        let _moto = common::dynamodb::PrivateMoto::start_on(port);
+        let moto = common::dynamodb::PrivateMoto::start_on(port);
         // The emulator restarts empty; on AWS the table would still be there.
-        tokio::time::sleep(2 * hello_birthday::store::dynamodb::PROBE_INTERVAL).await;
+        tokio::time::sleep(2 * PROBE_INTERVAL).await;
         assert!(
             matches!(store.health(), Health::NotReady(_)),
             "no table yet"
         );
-        admin.create_table().await.expect("create table again");
-        let up = health_becomes(&store, |h| h == Health::Ready, OUTAGE_NOTICED_WITHIN).await;
+        create_table_at(&moto.endpoint(), &table)
+            .await
+            .expect("create table again");
+        let up = health_becomes(
+            store.as_ref(),
+            |h| h == Health::Ready,
+            OUTAGE_NOTICED_WITHIN,
+        )
+        .await;
         assert_eq!(
             up,
             Health::Ready,
@@ -325,10 +336,12 @@ mod dynamodb_failures {
 
     #[tokio::test]
     async fn a_missing_table_fails_readiness() {
-        let store = common::dynamodb::store_for(&random_table_name(), Purpose::Serve)
-            .await
-            .with_readiness_probe()
-            .await;
+        let store = store_at(
+            common::dynamodb::endpoint(),
+            &random_table_name(),
+            Purpose::Serve,
+        )
+        .await;
         assert!(matches!(store.health(), Health::NotReady(_)));
         assert!(store.get(&name("alice")).await.is_err());
     }
@@ -337,11 +350,11 @@ mod dynamodb_failures {
 /// What SQLite's file on disk may go through while a process has it open.
 mod sqlite_files {
     use super::*;
-    use hello_birthday::store::StoreOptions;
-    use hello_birthday::store::sqlite::SqliteStore;
+    use hello_birthday::store::{self, StoreOptions};
+    use std::sync::Arc;
 
-    async fn open(path: &std::path::Path) -> SqliteStore {
-        SqliteStore::open(path, StoreOptions::serve())
+    async fn open(path: &std::path::Path) -> Arc<dyn UserStore> {
+        store::open(&common::sqlite_url(path), StoreOptions::serve())
             .await
             .expect("open SQLite")
     }
@@ -413,8 +426,12 @@ mod sqlite_files {
             } else {
                 std::fs::remove_file(&path).expect("delete");
             }
-            let health =
-                health_becomes(&store, |h| h != Health::Ready, Duration::from_secs(5)).await;
+            let health = health_becomes(
+                store.as_ref(),
+                |h| h != Health::Ready,
+                Duration::from_secs(5),
+            )
+            .await;
             assert!(
                 matches!(health, Health::NotReady(_)),
                 "replace={replace}: {health:?}"

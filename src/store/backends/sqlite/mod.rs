@@ -19,6 +19,7 @@
 
 mod health;
 mod schema;
+mod url;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,11 +34,13 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use tokio::sync::{mpsc, oneshot};
 
 use self::health::{FileWatch, WriterHealth};
-use super::{
-    Health, Missing, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
+use crate::domain::{BirthDate, Username};
+use crate::store::{
+    Backend, Health, Missing, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
     decode_birth_date, updated_at_now,
 };
-use crate::domain::{BirthDate, Username};
+
+pub use self::url::DatabaseFile;
 
 /// How long a connection waits for another process's lock before giving up.
 /// Several instances may share one file (rolling deploys on one host), so waits do happen.
@@ -179,6 +182,25 @@ impl SqliteStore {
             .await
             .map_err(|_| closed())?
             .map_err(|error| classify(SharedError(error)))
+    }
+}
+
+impl Backend for DatabaseFile {
+    const SCHEME: &'static str = "sqlite";
+    const FORM: &'static str = "PATH";
+
+    async fn open(&self, options: StoreOptions) -> anyhow::Result<Box<dyn UserStore>> {
+        Ok(Box::new(SqliteStore::open(self.path(), options).await?))
+    }
+
+    async fn open_read_only(&self) -> anyhow::Result<Box<dyn UserScan>> {
+        Ok(Box::new(ReadOnlyDatabase::open(self.path()).await?))
+    }
+
+    async fn create(&self) -> anyhow::Result<String> {
+        let store = SqliteStore::open(self.path(), StoreOptions::bulk(Missing::Create)).await?;
+        store.close().await;
+        Ok(format!("{}://{self} is ready", Self::SCHEME))
     }
 }
 
