@@ -1,4 +1,5 @@
-//! `hello-birthday serve`: logging first, then the signal handlers, then the server.
+//! `hello-birthday serve`: telemetry first (metrics, then logging), then the signal handlers,
+//! then the store, then the server, each handed what it needs.
 
 use std::sync::Arc;
 
@@ -9,17 +10,18 @@ use crate::clock::SystemClock;
 use crate::http::Limits;
 use crate::lifecycle::{FORCED_EXIT_CODE, LOG_FLUSH_DEADLINE, Signals};
 use crate::server::{ConnectionPolicy, Server, ShutdownPolicy, Timeouts};
-use crate::store::{self, StoreOptions};
-use crate::telemetry::{self, Flusher};
+use crate::store::{self, Instrumented, StoreOptions};
+use crate::telemetry::{self, Flusher, Metrics};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let logs = telemetry::init_logging(&args.telemetry)?;
+    let metrics = Metrics::new();
+    let logs = telemetry::init_logging(&args.telemetry, &metrics)?;
     // First thing after logging: a SIGTERM while the store opens must end the process cleanly.
     let signals = Signals::install().context("cannot listen for SIGTERM and SIGINT")?;
     let flusher = logs.flusher();
     let mut stop = tokio::spawn(signals.first_then(move |signal| force_exit(signal, &flusher)));
     let server = tokio::select! {
-        server = build(&args) => server?,
+        server = build(&args, metrics) => server?,
         _ = &mut stop => {
             tracing::info!("stopped during start-up");
             return Ok(());
@@ -39,9 +41,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Opens the store named on the command line and binds the listener.
-async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
-    let options = StoreOptions::serve();
-    let store = store::open(&args.database.database_url, options).await?;
+async fn build(args: &ServeArgs, metrics: Metrics) -> anyhow::Result<Server> {
+    let store = store::open(&args.database.database_url, StoreOptions::serve()).await?;
+    let store = Arc::new(Instrumented::new(store, &metrics));
     let limits = Limits {
         request_timeout: args.request_timeout,
         body_limit: args.body_limit,
@@ -60,7 +62,16 @@ async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
         },
     };
     let clock = Arc::new(SystemClock);
-    Server::bind(args.listen, store, clock, limits, shutdown, connections).await
+    Server::bind(
+        args.listen,
+        store,
+        clock,
+        metrics,
+        limits,
+        shutdown,
+        connections,
+    )
+    .await
 }
 
 /// A second signal during the drain: exit now, with what was logged so far on stdout.

@@ -24,11 +24,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use metrics::{Counter, Gauge};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::telemetry::Metrics;
 
 /// The connection limits of `serve`.
 #[derive(Debug, Clone, Copy)]
@@ -265,6 +268,28 @@ impl<F: Future> Future for CountedFuture<F> {
     }
 }
 
+/// The connections' series, registered once: how many are open, and how many ended for each
+/// reason.
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    closed: [Counter; Ending::ALL.len()],
+}
+
+impl ConnectionMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        Self {
+            open: metrics.gauge("http_connections_open", &[]),
+            closed: Ending::ALL.map(|ending| {
+                metrics.counter(
+                    "http_connections_closed_total",
+                    &[("reason", ending.label())],
+                )
+            }),
+        }
+    }
+}
+
 /// Why a connection ended, the `reason` label of `http_connections_closed_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
@@ -281,6 +306,15 @@ enum Ending {
 }
 
 impl Ending {
+    const ALL: [Self; 6] = [
+        Self::Closed,
+        Self::IdleTimeout,
+        Self::HeaderReadTimeout,
+        Self::HeadersTooLarge,
+        Self::Malformed,
+        Self::Error,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Self::Closed => "closed",
@@ -312,8 +346,32 @@ pub async fn serve<S, B>(
     stream: TcpStream,
     service: S,
     timeouts: Timeouts,
-    mut stop: watch::Receiver<bool>,
+    metrics: &ConnectionMetrics,
+    stop: watch::Receiver<bool>,
 ) where
+    S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    metrics.open.increment(1.0);
+    let ending = serve_until_it_ends(http, stream, service, timeouts, stop).await;
+    metrics.open.decrement(1.0);
+    metrics.closed[ending as usize].increment(1);
+}
+
+async fn serve_until_it_ends<S, B>(
+    http: &ConnectionBuilder<TokioExecutor>,
+    stream: TcpStream,
+    service: S,
+    timeouts: Timeouts,
+    mut stop: watch::Receiver<bool>,
+) -> Ending
+where
     S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
         + Send
         + 'static,
@@ -335,10 +393,10 @@ pub async fn serve<S, B>(
     };
     let mut connection = pin!(http.serve_connection(io, service));
     let mut closing = None;
-    let ending = loop {
+    loop {
         let deadline = activity.deadline(timeouts);
         tokio::select! {
-            result = connection.as_mut() => break closing.unwrap_or(Ending::of(result)),
+            result = connection.as_mut() => return closing.unwrap_or(Ending::of(result)),
             _ = stop.wait_for(|stop| *stop), if closing.is_none() => {
                 connection.as_mut().graceful_shutdown();
                 closing = Some(Ending::Closed);
@@ -347,7 +405,7 @@ pub async fn serve<S, B>(
                 // Reads and requests since the timer was set may have moved the deadline.
                 match activity.deadline(timeouts) {
                     later if later.at() > Instant::now() => {}
-                    Deadline::HeaderRead(_) => break Ending::HeaderReadTimeout,
+                    Deadline::HeaderRead(_) => return Ending::HeaderReadTimeout,
                     Deadline::Idle(_) => {
                         connection.as_mut().graceful_shutdown();
                         closing = Some(Ending::IdleTimeout);
@@ -356,8 +414,7 @@ pub async fn serve<S, B>(
                 }
             }
         }
-    };
-    metrics::counter!("http_connections_closed_total", "reason" => ending.label()).increment(1);
+    }
 }
 
 #[cfg(test)]
@@ -435,6 +492,13 @@ mod tests {
         // Pings and settings between streams do not count as a request's head.
         activity.bytes_arrived();
         assert!(matches!(activity.deadline(TIMEOUTS), Deadline::Idle(_)));
+    }
+
+    #[test]
+    fn each_ending_has_its_own_counter() {
+        for (index, ending) in Ending::ALL.into_iter().enumerate() {
+            assert_eq!(ending as usize, index, "{ending:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

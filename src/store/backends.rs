@@ -10,9 +10,8 @@ mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use super::{Backend, Instrumented, StoreOptions, UserScan, UserStore};
+use super::{Backend, StoreOptions, UserScan, UserStore};
 
 /// A parsed `--database-url`: which backend, and what its URL says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +93,9 @@ fn show<B: Backend>(backend: &B, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{}://{backend}", B::SCHEME)
 }
 
-/// Opens the store that `url` names, with latency and error metrics around it.
-pub async fn open(url: &DatabaseUrl, options: StoreOptions) -> anyhow::Result<Arc<dyn UserStore>> {
-    let store = with_backend!(url, backend => backend.open(options).await?);
-    Ok(Arc::new(Instrumented::new(store)))
+/// Opens the store that `url` names.
+pub async fn open(url: &DatabaseUrl, options: StoreOptions) -> anyhow::Result<Box<dyn UserStore>> {
+    with_backend!(url, backend => backend.open(options).await)
 }
 
 /// Opens the store that `url` names for reading only (export): nothing is created or changed.

@@ -48,14 +48,6 @@ impl StoreError {
     pub fn failed(source: impl Into<BoxError>) -> Self {
         Self::Failed(source.into())
     }
-
-    /// A short label for metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Unavailable(_) => "unavailable",
-            Self::Failed(_) => "failed",
-        }
-    }
 }
 
 /// Users page by page, each page handed over as the backend produces it.

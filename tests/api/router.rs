@@ -15,8 +15,10 @@ use hello_birthday::clock::Clock;
 use hello_birthday::domain::{BirthDate, Username};
 use hello_birthday::http::{AppState, Limits, router};
 use hello_birthday::lifecycle::Lifecycle;
-use hello_birthday::store::{Health, StoreError, User, UserPages, UserScan, UserStore};
-use hello_birthday::telemetry;
+use hello_birthday::store::{
+    Health, Instrumented, StoreError, User, UserPages, UserScan, UserStore,
+};
+use hello_birthday::telemetry::Metrics;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -33,6 +35,7 @@ struct TestApp {
     store: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
     lifecycle: Lifecycle,
+    metrics: Metrics,
     _dir: Option<TempDir>,
 }
 
@@ -43,14 +46,27 @@ impl TestApp {
 
     async fn on(today: &str) -> Self {
         let (store, dir) = common::sqlite_store().await;
-        Self::with_store(store, today, Some(dir))
+        Self::instrumenting(store, today, Some(dir))
     }
 
-    fn with_store(store: Arc<dyn UserStore>, today: &str, dir: Option<TempDir>) -> Self {
+    /// `store` with the metrics the service puts around it, recorded in this app's registry.
+    fn instrumenting(store: Box<dyn UserStore>, today: &str, dir: Option<TempDir>) -> Self {
+        let metrics = Metrics::new();
+        let store = Arc::new(Instrumented::new(store, &metrics));
+        Self::with_store(store, metrics, today, dir)
+    }
+
+    fn with_store(
+        store: Arc<dyn UserStore>,
+        metrics: Metrics,
+        today: &str,
+        dir: Option<TempDir>,
+    ) -> Self {
         Self {
             store,
             clock: common::clock(today),
             lifecycle: Lifecycle::default(),
+            metrics,
             _dir: dir,
         }
     }
@@ -64,7 +80,7 @@ impl TestApp {
             store: self.store.clone(),
             clock: self.clock.clone(),
             lifecycle: self.lifecycle.clone(),
-            metrics: telemetry::metrics_handle(),
+            metrics: self.metrics.clone(),
         };
         router(state, limits)
     }
@@ -197,7 +213,7 @@ mod hello {
         let app = TestApp::on("2027-02-28").await;
         app.put("leap", "2000-02-29").await;
         assert_eq!(message(&app, "leap").await, "Hello, leap! Happy birthday!");
-        let app = TestApp::with_store(app.store.clone(), "2028-02-28", None);
+        let app = TestApp::with_store(app.store.clone(), app.metrics.clone(), "2028-02-28", None);
         assert_eq!(
             message(&app, "leap").await,
             "Hello, leap! Your birthday is in 1 day(s)"
@@ -473,7 +489,7 @@ mod faults {
     }
 
     fn app(fault: Fault) -> TestApp {
-        TestApp::with_store(Arc::new(fault), TODAY, None)
+        TestApp::with_store(Arc::new(fault), Metrics::new(), TODAY, None)
     }
 
     #[tokio::test]
@@ -696,7 +712,7 @@ mod operations {
 
     #[tokio::test]
     async fn store_errors_are_counted() {
-        let app = TestApp::with_store(Arc::new(faults_store()), TODAY, None);
+        let app = TestApp::instrumenting(faults_store(), TODAY, None);
         app.get("/hello/alice").await;
         let text = body_text(app.get("/metrics").await).await;
         assert!(text.contains(
@@ -704,7 +720,7 @@ mod operations {
         ));
     }
 
-    fn faults_store() -> impl UserStore {
+    fn faults_store() -> Box<dyn UserStore> {
         struct Throttled;
         impl UserScan for Throttled {
             fn scan(&self) -> UserPages<'_> {
@@ -736,7 +752,7 @@ mod operations {
                 1
             }
         }
-        hello_birthday::store::Instrumented::new(Box::new(Throttled))
+        Box::new(Throttled)
     }
 
     #[tokio::test]

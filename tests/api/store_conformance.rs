@@ -351,9 +351,8 @@ mod dynamodb_failures {
 mod sqlite_files {
     use super::*;
     use hello_birthday::store::{self, StoreOptions};
-    use std::sync::Arc;
 
-    async fn open(path: &std::path::Path) -> Arc<dyn UserStore> {
+    async fn open(path: &std::path::Path) -> Box<dyn UserStore> {
         store::open(&common::sqlite_url(path), StoreOptions::serve())
             .await
             .expect("open SQLite")

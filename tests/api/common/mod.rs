@@ -25,8 +25,8 @@ pub fn clock(today: &str) -> Arc<FixedClock> {
 }
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` is dropped,
-/// opened the way the binary opens it (instrumented).
-pub async fn sqlite_store() -> (Arc<dyn UserStore>, TempDir) {
+/// opened the way the binary opens it to serve.
+pub async fn sqlite_store() -> (Box<dyn UserStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(&dir.path().join("test.db"));
     let options = StoreOptions::serve();
@@ -109,7 +109,7 @@ impl Backend for Sqlite {
 
     async fn store() -> (Arc<dyn UserStore>, Box<dyn Send>) {
         let (store, dir) = sqlite_store().await;
-        (store, Box::new(dir))
+        (Arc::from(store), Box::new(dir))
     }
 }
 
