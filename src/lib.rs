@@ -8,7 +8,7 @@
 //! - [`transfer`]: import and export of the previous system's JSON file;
 //! - [`store`]: the store contract, and its backends (SQLite, DynamoDB) chosen by URL;
 //! - [`domain`]: the parsed types (username, date of birth) and the calendar rules;
-//! - [`clock`]: today's date, injected so tests choose it;
+//! - [`clock`]: today's date, injected so tests choose it; [`time`]: moments shared between threads;
 //! - [`telemetry`]: JSON logs and Prometheus metrics.
 //!
 //! Arrows only point down this list (`cli` to everything, `domain` to nothing here).
@@ -23,4 +23,5 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod time;
 pub mod transfer;

@@ -123,7 +123,7 @@ fn watch_body(request: Request) -> (Request, Arc<AtomicBool>) {
     if body.is_end_stream() {
         return (Request::from_parts(parts, body), received);
     }
-    let body = Body::new(Watched {
+    let body = Body::new(WatchedBody {
         inner: body,
         received: received.clone(),
     });
@@ -131,14 +131,15 @@ fn watch_body(request: Request) -> (Request, Arc<AtomicBool>) {
 }
 
 pin_project! {
-    struct Watched {
+    /// The request body, marking `received` once its last frame is read.
+    struct WatchedBody {
         #[pin]
         inner: Body,
         received: Arc<AtomicBool>,
     }
 }
 
-impl HttpBody for Watched {
+impl HttpBody for WatchedBody {
     type Data = Bytes;
     type Error = axum::Error;
 

@@ -16,7 +16,7 @@
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::telemetry::Metrics;
+use crate::time::AtomicInstant;
 
 /// The connection limits of `serve`.
 #[derive(Debug, Clone, Copy)]
@@ -41,20 +42,19 @@ pub struct Timeouts {
 }
 
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// Stored instants are milliseconds since the connection was accepted; 0 means "not set".
-const UNSET: u64 = 0;
 
 /// What the reads, the requests and the timer of one connection share. They all run on the
-/// connection's task, so relaxed atomics suffice; they are atomics only to be `Sync`.
+/// connection's task; the fields are atomics only to be `Sync`. Moments are tokio's (tests
+/// pause its clock), kept as the standard ones they wrap.
 #[derive(Debug)]
 struct Activity {
     accepted: Instant,
     requests_in_flight: AtomicU32,
     /// When the first byte of a request not yet handed to the router arrived.
-    head_started: AtomicU64,
-    /// When the connection last became free of requests; unset before the first one
+    head_started: AtomicInstant,
+    /// When the connection last became free of requests; none before the first one
     /// (or, for HTTP/2, before its preface is complete).
-    idle_since: AtomicU64,
+    idle_since: AtomicInstant,
     http2: AtomicBool,
 }
 
@@ -82,20 +82,10 @@ impl Activity {
         Self {
             accepted,
             requests_in_flight: AtomicU32::new(0),
-            head_started: AtomicU64::new(UNSET),
-            idle_since: AtomicU64::new(UNSET),
+            head_started: AtomicInstant::none_since(accepted.into_std()),
+            idle_since: AtomicInstant::none_since(accepted.into_std()),
             http2: AtomicBool::new(false),
         }
-    }
-
-    /// Milliseconds since accept, never `UNSET`.
-    fn stamp(&self) -> u64 {
-        let elapsed = Instant::now().saturating_duration_since(self.accepted);
-        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX) + 1
-    }
-
-    fn instant(&self, stamp: u64) -> Instant {
-        self.accepted + Duration::from_millis(stamp - 1)
     }
 
     fn bytes_arrived(&self) {
@@ -103,26 +93,26 @@ impl Activity {
         // On HTTP/2, bytes between streams are pings and settings, not a request's head.
         if between_requests
             && !self.http2.load(Ordering::Relaxed)
-            && self.head_started.load(Ordering::Relaxed) == UNSET
+            && self.head_started.get().is_none()
         {
-            self.head_started.store(self.stamp(), Ordering::Relaxed);
+            self.head_started.set(now());
         }
     }
 
     fn http2_preface_complete(&self) {
         self.http2.store(true, Ordering::Relaxed);
-        self.head_started.store(UNSET, Ordering::Relaxed);
-        self.idle_since.store(self.stamp(), Ordering::Relaxed);
+        self.head_started.clear();
+        self.idle_since.set(now());
     }
 
     fn request_started(&self) {
         self.requests_in_flight.fetch_add(1, Ordering::Relaxed);
-        self.head_started.store(UNSET, Ordering::Relaxed);
+        self.head_started.clear();
     }
 
     fn request_finished(&self) {
         if self.requests_in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.idle_since.store(self.stamp(), Ordering::Relaxed);
+            self.idle_since.set(now());
         }
     }
 
@@ -131,21 +121,25 @@ impl Activity {
             let soonest = timeouts.idle.min(timeouts.header_read);
             return Deadline::Recheck(Instant::now() + soonest);
         }
-        let head_started = self.head_started.load(Ordering::Relaxed);
-        if head_started != UNSET {
-            return Deadline::HeaderRead(self.instant(head_started) + timeouts.header_read);
+        if let Some(head_started) = self.head_started.get() {
+            return Deadline::HeaderRead(Instant::from_std(head_started) + timeouts.header_read);
         }
-        match self.idle_since.load(Ordering::Relaxed) {
-            UNSET => Deadline::HeaderRead(self.accepted + timeouts.header_read),
-            idle_since => Deadline::Idle(self.instant(idle_since) + timeouts.idle),
+        match self.idle_since.get() {
+            None => Deadline::HeaderRead(self.accepted + timeouts.header_read),
+            Some(idle_since) => Deadline::Idle(Instant::from_std(idle_since) + timeouts.idle),
         }
     }
+}
+
+/// tokio's now (paused in tests), as the standard moment it wraps.
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
 pin_project! {
     /// The TCP stream, reporting to [`Activity`] whenever bytes arrive. `preface_matched`
     /// counts the bytes of the HTTP/2 preface seen so far; `None` once the protocol is known.
-    struct Watched {
+    struct WatchedStream {
         #[pin]
         stream: TcpStream,
         activity: Arc<Activity>,
@@ -153,7 +147,7 @@ pin_project! {
     }
 }
 
-impl Watched {
+impl WatchedStream {
     fn sniff(preface_matched: &mut Option<usize>, activity: &Activity, bytes: &[u8]) {
         let Some(matched) = *preface_matched else {
             return;
@@ -171,7 +165,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for WatchedStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -189,7 +183,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for WatchedStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -382,7 +376,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let activity = Arc::new(Activity::new(Instant::now()));
-    let io = TokioIo::new(Watched {
+    let io = TokioIo::new(WatchedStream {
         stream,
         activity: activity.clone(),
         preface_matched: Some(0),
@@ -481,13 +475,13 @@ mod tests {
         let activity = Activity::new(Instant::now());
         let mut matched = Some(0);
         activity.bytes_arrived();
-        Watched::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
+        WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
         assert_eq!(matched, Some(10));
         assert!(matches!(
             activity.deadline(TIMEOUTS),
             Deadline::HeaderRead(_)
         ));
-        Watched::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
+        WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
         assert_eq!(matched, None);
         // Pings and settings between streams do not count as a request's head.
         activity.bytes_arrived();
@@ -505,8 +499,8 @@ mod tests {
     async fn http1_is_recognised_from_its_first_bytes() {
         let activity = Activity::new(Instant::now());
         let mut matched = Some(0);
-        Watched::sniff(&mut matched, &activity, b"P");
-        Watched::sniff(&mut matched, &activity, b"UT /hello/alice HTTP/1.1\r\n");
+        WatchedStream::sniff(&mut matched, &activity, b"P");
+        WatchedStream::sniff(&mut matched, &activity, b"UT /hello/alice HTTP/1.1\r\n");
         assert_eq!(matched, None);
         assert!(!activity.http2.load(Ordering::Relaxed));
     }

@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -44,6 +43,7 @@ use crate::store::{
     Backend, BoxError, Health, Purpose, StoreError, StoreOptions, User, UserPages, UserScan,
     UserStore, updated_at_now,
 };
+use crate::time::AtomicInstant;
 
 pub use self::url::Table;
 
@@ -83,36 +83,26 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
-/// When a data-plane call last succeeded, as milliseconds since `epoch` plus one (0: never).
+/// When a data-plane call last succeeded.
 pub struct DataPlane {
-    epoch: Instant,
-    last_success: AtomicU64,
+    last_success: AtomicInstant,
 }
 
 impl DataPlane {
     fn new() -> Self {
         Self {
-            epoch: Instant::now(),
-            last_success: AtomicU64::new(0),
+            last_success: AtomicInstant::none_since(Instant::now()),
         }
     }
 
-    fn stamp(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
-            + 1
-    }
-
+    /// Calls finish out of order (a slow one after a fast one): the latest success counts.
     pub fn succeeded_at(&self, at: Instant) {
-        self.last_success
-            .fetch_max(self.stamp(at), Ordering::AcqRel);
+        self.last_success.set_later(at);
     }
 
     /// How long ago something last succeeded, `None` if nothing ever did.
     pub fn since_success(&self, now: Instant) -> Option<Duration> {
-        match self.last_success.load(Ordering::Acquire) {
-            0 => None,
-            stamp => Some(Duration::from_millis(self.stamp(now).saturating_sub(stamp))),
-        }
+        self.last_success.elapsed_at(now)
     }
 
     pub fn health_at(&self, now: Instant) -> Health {
