@@ -29,7 +29,7 @@ use crate::telemetry::{Metrics, UPKEEP_INTERVAL};
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// How the server stops.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownPolicy {
     /// Keep serving this long after the signal, with readiness failing.
     pub drain_delay: Duration,
@@ -37,11 +37,31 @@ pub struct ShutdownPolicy {
     pub grace: Duration,
 }
 
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for ShutdownPolicy {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::ZERO,
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
 /// How many connections, and how long each may sit idle or send its headers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionPolicy {
     pub max_connections: u32,
     pub timeouts: Timeouts,
+}
+
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for ConnectionPolicy {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            timeouts: Timeouts::default(),
+        }
+    }
 }
 
 pub struct Server {
@@ -265,22 +285,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_is_bounded_when_the_store_does_not_close() {
-        let limits = Limits {
-            request_timeout: Duration::from_secs(10),
-            body_limit: 4096,
-            max_in_flight: 8,
-            queue_timeout: Duration::from_secs(1),
-        };
         let shutdown = ShutdownPolicy {
             drain_delay: Duration::from_secs(1),
             grace: Duration::from_secs(2),
-        };
-        let connections = ConnectionPolicy {
-            max_connections: 8,
-            timeouts: Timeouts {
-                idle: Duration::from_secs(75),
-                header_read: Duration::from_secs(5),
-            },
         };
         let clock = Arc::new(FixedClock(chrono::NaiveDate::MIN));
         let listen = "127.0.0.1:0".parse().unwrap();
@@ -289,9 +296,9 @@ mod tests {
             Arc::new(HangsOnClose),
             clock,
             Metrics::new(),
-            limits,
+            Limits::default(),
             shutdown,
-            connections,
+            ConnectionPolicy::default(),
         )
         .await
         .unwrap();

@@ -7,9 +7,8 @@ use anyhow::Context;
 
 use super::args::ServeArgs;
 use crate::clock::SystemClock;
-use crate::http::Limits;
 use crate::lifecycle::{FORCED_EXIT_CODE, LOG_FLUSH_DEADLINE, Signals};
-use crate::server::{ConnectionPolicy, Server, ShutdownPolicy, Timeouts};
+use crate::server::Server;
 use crate::store::{self, Instrumented, StoreOptions};
 use crate::telemetry::{self, Flusher, Metrics};
 
@@ -44,32 +43,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn build(args: &ServeArgs, metrics: Metrics) -> anyhow::Result<Server> {
     let store = store::open(&args.database.database_url, StoreOptions::serve()).await?;
     let store = Arc::new(Instrumented::new(store, &metrics));
-    let limits = Limits {
-        request_timeout: args.request_timeout,
-        body_limit: args.body_limit,
-        max_in_flight: args.max_in_flight,
-        queue_timeout: args.queue_timeout,
-    };
-    let shutdown = ShutdownPolicy {
-        drain_delay: args.drain_delay,
-        grace: args.shutdown_grace,
-    };
-    let connections = ConnectionPolicy {
-        max_connections: args.max_connections,
-        timeouts: Timeouts {
-            idle: args.idle_timeout,
-            header_read: args.header_read_timeout,
-        },
-    };
     let clock = Arc::new(SystemClock);
     Server::bind(
         args.listen,
         store,
         clock,
         metrics,
-        limits,
-        shutdown,
-        connections,
+        args.limits(),
+        args.shutdown_policy(),
+        args.connection_policy(),
     )
     .await
 }

@@ -49,13 +49,25 @@ struct RouterState {
 }
 
 /// Limits applied to every request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub request_timeout: Duration,
     pub body_limit: usize,
     /// Requests handled at once; more wait up to `queue_timeout` for a slot, then get 503.
     pub max_in_flight: u32,
     pub queue_timeout: Duration,
+}
+
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            body_limit: 4096,
+            max_in_flight: 128,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Every route, listed once with its OpenAPI operation: the router and the document are both

@@ -35,10 +35,20 @@ use crate::telemetry::Metrics;
 use crate::time::AtomicInstant;
 
 /// The connection limits of `serve`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub idle: Duration,
     pub header_read: Duration,
+}
+
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(75),
+            header_read: Duration::from_secs(5),
+        }
+    }
 }
 
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -415,10 +425,10 @@ where
 mod tests {
     use super::*;
 
-    const TIMEOUTS: Timeouts = Timeouts {
-        idle: Duration::from_secs(75),
-        header_read: Duration::from_secs(5),
-    };
+    /// The defaults: an idle timeout well over a minute, a header read of a few seconds.
+    fn timeouts() -> Timeouts {
+        Timeouts::default()
+    }
 
     /// Paused time: `Instant::now()` moves only when the test advances it.
     async fn wait(seconds: u64) {
@@ -429,8 +439,8 @@ mod tests {
     async fn a_silent_connection_gets_the_header_read_timeout_from_accept() {
         let activity = Activity::new(Instant::now());
         assert_eq!(
-            activity.deadline(TIMEOUTS),
-            Deadline::HeaderRead(activity.accepted + TIMEOUTS.header_read)
+            activity.deadline(timeouts()),
+            Deadline::HeaderRead(activity.accepted + timeouts().header_read)
         );
     }
 
@@ -443,8 +453,8 @@ mod tests {
         wait(1).await;
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(TIMEOUTS),
-            Deadline::HeaderRead(first_byte + TIMEOUTS.header_read)
+            activity.deadline(timeouts()),
+            Deadline::HeaderRead(first_byte + timeouts().header_read)
         );
     }
 
@@ -453,20 +463,23 @@ mod tests {
         let activity = Activity::new(Instant::now());
         activity.bytes_arrived();
         activity.request_started();
-        assert!(matches!(activity.deadline(TIMEOUTS), Deadline::Recheck(_)));
+        assert!(matches!(
+            activity.deadline(timeouts()),
+            Deadline::Recheck(_)
+        ));
         wait(3).await;
         let finished = Instant::now();
         activity.request_finished();
         assert_eq!(
-            activity.deadline(TIMEOUTS),
-            Deadline::Idle(finished + TIMEOUTS.idle)
+            activity.deadline(timeouts()),
+            Deadline::Idle(finished + timeouts().idle)
         );
         wait(60).await;
         let next_request = Instant::now();
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(TIMEOUTS),
-            Deadline::HeaderRead(next_request + TIMEOUTS.header_read)
+            activity.deadline(timeouts()),
+            Deadline::HeaderRead(next_request + timeouts().header_read)
         );
     }
 
@@ -478,14 +491,14 @@ mod tests {
         WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
         assert_eq!(matched, Some(10));
         assert!(matches!(
-            activity.deadline(TIMEOUTS),
+            activity.deadline(timeouts()),
             Deadline::HeaderRead(_)
         ));
         WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
         assert_eq!(matched, None);
         // Pings and settings between streams do not count as a request's head.
         activity.bytes_arrived();
-        assert!(matches!(activity.deadline(TIMEOUTS), Deadline::Idle(_)));
+        assert!(matches!(activity.deadline(timeouts()), Deadline::Idle(_)));
     }
 
     #[test]

@@ -39,17 +39,11 @@ async fn the_operations_paths_answer_200() {
         lifecycle: Lifecycle::default(),
         metrics: Metrics::new(),
     };
-    let limits = Limits {
-        request_timeout: std::time::Duration::from_secs(5),
-        body_limit: 4096,
-        max_in_flight: 64,
-        queue_timeout: std::time::Duration::from_secs(1),
-    };
     let contract = contract();
     for key in ["liveness_path", "readiness_path", "metrics_path"] {
         let path = contract[key].as_str().unwrap();
         let request = Request::get(path).body(Body::empty()).unwrap();
-        let response = router(state.clone(), limits)
+        let response = router(state.clone(), Limits::default())
             .oneshot(request)
             .await
             .unwrap();

@@ -24,12 +24,6 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 const TODAY: &str = "2026-11-28";
-const LIMITS: Limits = Limits {
-    request_timeout: Duration::from_secs(2),
-    body_limit: 4096,
-    max_in_flight: 64,
-    queue_timeout: Duration::from_millis(500),
-};
 
 struct TestApp {
     store: Arc<dyn UserStore>,
@@ -72,7 +66,7 @@ impl TestApp {
     }
 
     fn router(&self) -> Router {
-        self.router_with(LIMITS)
+        self.router_with(Limits::default())
     }
 
     fn router_with(&self, limits: Limits) -> Router {
@@ -603,7 +597,7 @@ mod faults {
         let app = app(Fault::Slow);
         let limits = Limits {
             max_in_flight: 1,
-            ..LIMITS
+            ..Limits::default()
         };
         let router = app.router_with(limits);
         let get = || Request::get("/hello/alice").body(Body::empty()).unwrap();
@@ -611,7 +605,7 @@ mod faults {
         tokio::task::yield_now().await;
         let started = tokio::time::Instant::now();
         let shed = router.oneshot(get()).await.unwrap();
-        assert_eq!(started.elapsed(), LIMITS.queue_timeout);
+        assert_eq!(started.elapsed(), Limits::default().queue_timeout);
         assert!(shed.headers().contains_key(header::RETRY_AFTER));
         let error = error_message(shed, StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(error.contains("overloaded"), "{error}");
