@@ -5,7 +5,7 @@
   slow-header  --slow connections that send a request line and headers one byte per second, never finishing
 
 Both must be closed by the service within HEADER_READ_TIMEOUT + --slack seconds (for silent ones counted from
-the connect, for slow ones from their first byte), while the load generator (examples/rollout_load.rs) keeps
+the connect, for slow ones from their first byte), while the load generator (tools/src/bin/rollout_load.rs) keeps
 sending normal requests on its own keep-alive connections, which must all succeed. The service's peak RSS
 (VmHWM) is printed and must stay under --max-rss-mib. Loopback only. One summary line; exit status 0 only if
 every hostile connection was closed on time, no normal request failed and memory stayed bounded.
@@ -148,7 +148,7 @@ def verdict(result, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday binary")
-    parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load example binary")
+    parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load binary")
     parser.add_argument("--silent", type=int, default=1000)
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--rate", type=int, default=500, help="normal requests/s during the flood")

@@ -3,7 +3,7 @@
 
 HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, or with
 --store dynamodb a table on the DynamoDB emulator) and checks each on /readyz. It pools and reuses its
-connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (examples/rollout_load.rs)
+connections to the instances as an ALB does (harness.ALB_POOLING). A load generator (tools/src/bin/rollout_load.rs)
 sends steady mixed GET/PUT traffic the whole time.
 Meanwhile every instance is replaced, twice over: start a new one, wait until HAProxy marks it UP, then
 retire the old one in the order the mode names:
@@ -268,7 +268,7 @@ def verdict(result, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", type=Path, required=True, help="the hello-birthday binary")
-    parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load example binary")
+    parser.add_argument("--loadgen", type=Path, required=True, help="the rollout_load binary")
     parser.add_argument(
         "--mode", action="append", choices=POSITIVE_MODES + NEGATIVE_MODES, help="repeatable; default: all four"
     )
