@@ -46,7 +46,7 @@ GENERATOR = ROOT / "target/release/overload_load"
 LUA = ROOT / "scripts/bench/users.lua"
 
 TARGETS = {
-    "get_ratio": 0.8,
+    "get_ratio": 0.6,
     "put_ratio": 0.25,
     "peak_rss_mb": 64,
     "start_to_ready_ms": 100,

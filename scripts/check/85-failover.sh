@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Region failover drill (issue 14): two regions on loopback, each with its own instances of the release binary
+# Region failover drill: two regions on loopback, each with its own instances of the release binary
 # behind its own HAProxy (the regional ALB, health checks on /readyz), and a global HAProxy standing in for Global
 # Accelerator with the health checks of deploy/entry-point.json (time scaled x0.1). Every instance of both regions
 # uses ONE store, standing in for the replicated global table: a SQLite file, then one DynamoDB table on moto (the

@@ -312,7 +312,7 @@ def summarise(mode, out, store, port, events):
 
 
 def summary_line(result):
-    """The one line a run is judged by: the issue's five figures first, then what explains them."""
+    """The one line a run is judged by: the drill's five headline figures first, then what explains them."""
     r, window = result, f"-{REQUEST_TIMEOUT_S}..{DETECTION_WINDOW_S}s"
     detected = "-" if r["detected_s"] is None else f"{r['detected_s']}s"
     spread = "-" if r["failures_from_s"] is None else f"{r['failures_from_s']}..{r['failures_until_s']}s"

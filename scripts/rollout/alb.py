@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Sparse traffic through an ALB-like balancer: the traffic of a quiet hour, which is when a service whose
-keep-alive ends before the balancer's idle timeout fails (issue 10).
+keep-alive ends before the balancer's idle timeout fails.
 
     client bursts -> HAProxy (pools and reuses server connections, http-reuse always, up to 60 s)
                   -> albpool.AlbConnectionModel (60 s idle limit; a target's close is only seen on reuse)

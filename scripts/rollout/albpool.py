@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from harness import free_port
 
-# A request sent on a connection idle this long would have found it closed by the service before issue 10's
-# fix (its header-read timer of 10 s also ran on idle connections).
+# A request sent on a connection idle this long would have found it closed by a service whose header-read timer
+# (10 s) also ran on idle connections, as hyper's own timer does.
 OLD_IDLE_LIMIT_S = 10
 
 

@@ -4,7 +4,7 @@
 //!
 //! One hand-written layer rather than a stack of `from_fn` middlewares and tower-http's
 //! request-id layers: each of those clones and boxes the services below it on every request,
-//! which cost more than a cache-hot GET itself (see the benchmark notes in the README).
+//! which cost more than a cache-hot GET itself (docs/performance.md).
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -367,7 +367,7 @@ mod bad_configuration {
     }
 }
 
-/// Connections, overload and lifecycle (issue 10): the timers, the caps and the signals,
+/// Connections, overload and lifecycle: the timers, the caps and the signals,
 /// seen from a client's socket. The store plays no part in these, so they run on SQLite.
 mod connections {
     use std::time::Instant;
