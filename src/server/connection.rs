@@ -351,7 +351,7 @@ pub async fn serve<S, B>(
     service: S,
     timeouts: Timeouts,
     metrics: &ConnectionMetrics,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) where
     S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
         + Send
@@ -363,28 +363,6 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     metrics.open.increment(1.0);
-    let ending = serve_until_it_ends(http, stream, service, timeouts, stop).await;
-    metrics.open.decrement(1.0);
-    metrics.closed[ending as usize].increment(1);
-}
-
-async fn serve_until_it_ends<S, B>(
-    http: &ConnectionBuilder<TokioExecutor>,
-    stream: TcpStream,
-    service: S,
-    timeouts: Timeouts,
-    mut stop: watch::Receiver<bool>,
-) -> Ending
-where
-    S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
     let activity = Arc::new(Activity::new(Instant::now()));
     let io = TokioIo::new(WatchedStream {
         stream,
@@ -397,10 +375,10 @@ where
     };
     let mut connection = pin!(http.serve_connection(io, service));
     let mut closing = None;
-    loop {
+    let ending = loop {
         let deadline = activity.deadline(timeouts);
         tokio::select! {
-            result = connection.as_mut() => return closing.unwrap_or(Ending::of(result)),
+            result = connection.as_mut() => break closing.unwrap_or(Ending::of(result)),
             _ = stop.wait_for(|stop| *stop), if closing.is_none() => {
                 connection.as_mut().graceful_shutdown();
                 closing = Some(Ending::Closed);
@@ -409,7 +387,7 @@ where
                 // Reads and requests since the timer was set may have moved the deadline.
                 match activity.deadline(timeouts) {
                     later if later.at() > Instant::now() => {}
-                    Deadline::HeaderRead(_) => return Ending::HeaderReadTimeout,
+                    Deadline::HeaderRead(_) => break Ending::HeaderReadTimeout,
                     Deadline::Idle(_) => {
                         connection.as_mut().graceful_shutdown();
                         closing = Some(Ending::IdleTimeout);
@@ -418,7 +396,9 @@ where
                 }
             }
         }
-    }
+    };
+    metrics.open.decrement(1.0);
+    metrics.closed[ending as usize].increment(1);
 }
 
 #[cfg(test)]

@@ -579,15 +579,20 @@ fn commit(connection: &mut Connection, group: &[WriteJob]) -> rusqlite::Result<(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_writer_thread_that_died_while_open_breaks_liveness() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(
+    /// A store on a new database file in `dir`.
+    async fn new_store(dir: &tempfile::TempDir) -> SqliteStore {
+        SqliteStore::open(
             &dir.path().join("a.db"),
             StoreOptions::bulk(Missing::Create),
         )
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_writer_thread_that_died_while_open_breaks_liveness() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = new_store(&dir).await;
         assert_eq!(store.health(), Health::Ready);
         // The thread ends as it would after a panic; the store itself was never closed.
         store.stop_writer().await;
@@ -601,12 +606,7 @@ mod tests {
     #[tokio::test]
     async fn a_closed_store_is_not_ready_but_not_broken() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(
-            &dir.path().join("a.db"),
-            StoreOptions::bulk(Missing::Create),
-        )
-        .await
-        .unwrap();
+        let store = new_store(&dir).await;
         store.close().await;
         assert!(matches!(store.health(), Health::NotReady(_)));
     }
@@ -614,13 +614,8 @@ mod tests {
     #[tokio::test]
     async fn readers_are_read_only_and_map_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        SqliteStore::open(&path, StoreOptions::bulk(Missing::Create))
-            .await
-            .unwrap()
-            .close()
-            .await;
-        let reader = open_reader(&path, Duration::ZERO).unwrap();
+        new_store(&dir).await.close().await;
+        let reader = open_reader(&dir.path().join("a.db"), Duration::ZERO).unwrap();
         let pragma = |name: &str| -> i64 {
             reader
                 .pragma_query_value(None, name, |row| row.get(0))
