@@ -6,8 +6,9 @@
 #  - deploy/helm/tests/test_chart.py: each rendering validated against the Kubernetes API schemas of 1.30 and 1.35
 #    (kubernetes-validate, strict) and the custom resources against their own (ServiceMonitor, PrometheusRule,
 #    HTTPRoute); the service contract's port and paths, the termination arithmetic, the restricted Pod Security
-#    profile, the stores, the capacity figures, the NetworkPolicy, the PrometheusRule equal to the AMP rules and
-#    passing their promtool tests, every `serve` flag settable, and a refusal test per schema and template rule.
+#    profile, the stores, the capacity figures, the NetworkPolicy, the PrometheusRule equal to the AMP rules, every
+#    `serve` flag settable, and a refusal test per schema and template rule;
+#  - the rendered PrometheusRule through promtool check rules and the monitoring check's promtool tests.
 # Tools, each pinned: helm 4 from the npm package in requirements/helm/package-lock.json (sha512 of the tarball),
 # kubernetes-validate from requirements/helm.txt, checkov from requirements/checkov.txt, promtool from Debian.
 set -euo pipefail
@@ -42,6 +43,22 @@ mkdir -p "$work/rendered"
 for values in deploy/helm/examples/*.yaml; do
   "$helm" template hb "$chart" --namespace hello-birthday --values "$values" > "$work/rendered/$(basename "$values")" 2> >(quiet)
 done
+
+log "PrometheusRule as rendered: promtool check rules, then the monitoring check's promtool tests (in the background)"
+"$venv/python" - "$work/rendered/eks-rds.yaml" "$work/chart.rules.yml" <<'PY'
+import sys
+
+import yaml
+
+rule = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "PrometheusRule")
+open(sys.argv[2], "w").write(yaml.safe_dump(rule["spec"], sort_keys=False))
+PY
+promtool check rules "$work/chart.rules.yml" >/dev/null
+"$venv/python" deploy/monitoring/check.py promtool-tests "$work/promtool" --rules "$work/chart.rules.yml"
+promtool test rules "$work"/promtool/*.test.yml >"$work/promtool.log" 2>&1 &
+promtool_pid=$!
+on_exit "kill $promtool_pid 2>/dev/null || true"
+
 "$checkov" -d "$work/rendered" --framework kubernetes --skip-download --quiet --compact >&2 ||
   die "checkov found failing checks"
 
@@ -51,7 +68,11 @@ binary="${CARGO_TARGET_DIR:-$ROOT/target}/debug/hello-birthday"
 
 log "chart tests"
 cd deploy/helm/tests
-HELM="$helm" HELM_NODE_MODULES="$node_modules" HELLO_BIRTHDAY_BIN="$binary" PROMTOOL="$(command -v promtool)" \
+HELM="$helm" HELM_NODE_MODULES="$node_modules" HELLO_BIRTHDAY_BIN="$binary" \
   "$venv/python" -m unittest -v test_chart 2>&1 | tee "$work/tests.log" | grep -v ' ok$' >&2 || true
 grep -q '^OK' "$work/tests.log" || die "chart tests failed"
+
+log "waiting for promtool test rules"
+wait "$promtool_pid" || { cat "$work/promtool.log" >&2; die "the chart's PrometheusRule fails the monitoring promtool tests"; }
+log "promtool test rules on the chart's PrometheusRule: $(grep -c SUCCESS "$work/promtool.log") test files passed"
 log "helm check passed"
