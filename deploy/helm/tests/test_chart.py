@@ -201,13 +201,29 @@ class Contract(unittest.TestCase):
         prefix = CONTRACT["public_path_pattern"].removesuffix("*")
         for example in ("eks-rds", "eks-dynamodb", "aks-postgres"):
             with self.subTest(example=example):
-                for rule in one(render(example), "Ingress")["spec"]["rules"]:
+                public = [
+                    o
+                    for o in render(example)
+                    if o["kind"] == "Ingress" and o["metadata"]["name"] == "hb-hello-birthday"
+                ]
+                self.assertEqual(len(public), 1)
+                for rule in public[0]["spec"]["rules"]:
                     paths = rule["http"]["paths"]
                     self.assertEqual([(p["path"], p["pathType"]) for p in paths], [(prefix, "Prefix")])
                     self.assertEqual(paths[0]["backend"]["service"]["port"], {"name": "http"})
         route = one(render("gke-cloudsql"), "HTTPRoute")
         matches = [m for rule in route["spec"]["rules"] for m in rule["matches"]]
         self.assertEqual(matches, [{"path": {"type": "PathPrefix", "value": prefix.removesuffix("/")}}])
+
+    def test_the_readiness_host_routes_the_readiness_path_alone(self) -> None:
+        ingress = next(o for o in render("aks-postgres") if o["metadata"]["name"] == "hb-hello-birthday-readiness")
+        (rule,) = ingress["spec"]["rules"]
+        self.assertEqual(rule["host"], example_values("aks-postgres")["ingress"]["readiness"]["host"])
+        paths = [(p["path"], p["pathType"]) for p in rule["http"]["paths"]]
+        self.assertEqual(paths, [(CONTRACT["readiness_path"], "Exact")])
+        self.assertIn("nginx.ingress.kubernetes.io/whitelist-source-range", ingress["metadata"]["annotations"])
+        ingresses = [o for o in render("eks-rds") if o["kind"] == "Ingress"]
+        self.assertEqual(len(ingresses), 1, "no readiness route unless asked for")
 
 
 class Termination(unittest.TestCase):
