@@ -51,8 +51,12 @@ def tool(name: str) -> str:
     return value
 
 
-def helm_template(values: list[Path], overrides: dict[str, object] | None = None) -> subprocess.CompletedProcess:
+def helm_template(
+    values: list[Path], overrides: dict[str, object] | None = None, kube_version: str | None = None
+) -> subprocess.CompletedProcess:
     command = [tool("HELM"), "template", "hb", str(CHART), "--namespace", NAMESPACE]
+    if kube_version:
+        command += ["--kube-version", kube_version]
     for path in values:
         command += ["--values", str(path)]
     for key, value in (overrides or {}).items():
@@ -544,6 +548,14 @@ class Refusals(unittest.TestCase):
                     self.assertTrue(any(MESSAGES[keyword] in message for message in said), said)
                     if keyword in ("required", "additionalProperties"):
                         self.assertTrue(any(f"'{where[-1]}'" in message for message in said), said)
+
+    def test_clusters_older_than_the_oldest_validated_release_are_refused(self) -> None:
+        oldest = KUBERNETES_VERSIONS[0]
+        self.assertEqual(helm_template([EXAMPLES["eks-rds"]], kube_version=oldest).returncode, 0)
+        major, minor, _ = oldest.split(".")
+        result = helm_template([EXAMPLES["eks-rds"]], kube_version=f"{major}.{int(minor) - 1}.0")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("kubeVersion", result.stderr)
 
     def test_every_example_is_accepted(self) -> None:
         for example in EXAMPLES:
