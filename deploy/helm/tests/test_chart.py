@@ -481,7 +481,7 @@ class Flags(unittest.TestCase):
         help_text = subprocess.run(
             [tool("HELLO_BIRTHDAY_BIN"), "serve", "--help"], capture_output=True, text=True, check=True
         ).stdout
-        flags = set(re.findall(r"\[env:\s+([A-Z0-9_]+)=", help_text))
+        flags = set(re.findall(r"\[env:\s+([A-Z0-9_]+)[=\]]", help_text))
         self.assertGreater(len(flags), 10, help_text)
         charted = {name for _, objects in renderings() for name in env(objects)} - {"RUST_BACKTRACE"}
         self.assertEqual(flags - charted, set(), "flags of `serve` the chart cannot set")
