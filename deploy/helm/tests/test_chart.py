@@ -93,6 +93,11 @@ def one(objects: tuple[dict, ...], kind: str) -> dict:
     return found[0]
 
 
+def named(objects: tuple[dict, ...], kind: str, name: str) -> dict:
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
 def kinds(objects: tuple[dict, ...]) -> set[str]:
     return {o["kind"] for o in objects}
 
@@ -152,7 +157,7 @@ class ApiSchemas(unittest.TestCase):
 
     def test_nothing_but_known_kinds_is_rendered(self) -> None:
         known = {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "HorizontalPodAutoscaler"}
-        known |= {"NetworkPolicy", "PersistentVolumeClaim", "Ingress"} | CUSTOM_KINDS
+        known |= {"NetworkPolicy", "PersistentVolumeClaim", "Ingress", "Pod"} | CUSTOM_KINDS
         for name, objects in renderings():
             with self.subTest(rendering=name):
                 self.assertLessEqual(kinds(objects), known)
@@ -229,6 +234,24 @@ class Contract(unittest.TestCase):
         ingresses = [o for o in render("eks-rds") if o["kind"] == "Ingress"]
         self.assertEqual(len(ingresses), 1, "no readiness route unless asked for")
 
+    def test_helm_test_asks_the_service_for_readiness(self) -> None:
+        objects = render("eks-rds")
+        (pod,) = [o for o in objects if o["kind"] == "Pod"]
+        self.assertEqual(pod["metadata"]["annotations"]["helm.sh/hook"], "test")
+        service = one(objects, "Service")
+        url = f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}{CONTRACT['readiness_path']}"
+        self.assertEqual(pod["spec"]["containers"][0]["args"][:3], ["healthcheck", "--url", url])
+        labels = pod["metadata"]["labels"]
+        self.assertFalse(service["spec"]["selector"].items() <= labels.items(), "the Service must not route to it")
+        (ingress,) = named(objects, "NetworkPolicy", "hb-hello-birthday")["spec"]["ingress"]
+        allowed = [p["podSelector"]["matchLabels"] for p in ingress["from"] if "podSelector" in p]
+        self.assertEqual(len(allowed), 1)
+        self.assertLessEqual(allowed[0].items(), labels.items(), "the NetworkPolicy admits the test pod")
+        own = named(objects, "NetworkPolicy", "hb-hello-birthday-test")["spec"]
+        self.assertLessEqual(own["podSelector"]["matchLabels"].items(), labels.items())
+        self.assertEqual(own["ingress"], [])
+        self.assertEqual(own["egress"][1]["to"], [{"podSelector": {"matchLabels": service["spec"]["selector"]}}])
+
 
 class Termination(unittest.TestCase):
     """terminationGracePeriodSeconds >= drain delay + shutdown grace + the service's shutdown bound."""
@@ -270,6 +293,11 @@ class Termination(unittest.TestCase):
         )
 
 
+def pod_specs(objects: tuple[dict, ...]) -> list[dict]:
+    specs = [o["spec"]["template"]["spec"] for o in objects if o["kind"] == "Deployment"]
+    return specs + [o["spec"] for o in objects if o["kind"] == "Pod"]
+
+
 class PodSecurity(unittest.TestCase):
     """The Pod Security Standards' restricted profile, checked on every rendered pod."""
 
@@ -286,27 +314,30 @@ class PodSecurity(unittest.TestCase):
 
     def test_restricted_profile(self) -> None:
         for name, objects in renderings():
-            pod = one(objects, "Deployment")["spec"]["template"]["spec"]
-            with self.subTest(rendering=name):
-                for flag in ("hostNetwork", "hostPID", "hostIPC"):
-                    self.assertFalse(pod.get(flag, False), flag)
-                self.assertIs(pod["automountServiceAccountToken"], False)
-                pod_context = pod["securityContext"]
-                self.assertEqual(pod_context["seccompProfile"], {"type": "RuntimeDefault"})
-                self.assertIs(pod_context["runAsNonRoot"], True)
-                for volume in pod.get("volumes", []):
-                    self.assertLessEqual(set(volume) - {"name"}, self.ALLOWED_VOLUMES, volume["name"])
-                for c in pod["containers"] + pod.get("initContainers", []):
-                    context = c["securityContext"]
-                    self.assertEqual(context["runAsUser"], 65532)
-                    self.assertEqual(context["runAsGroup"], 65532)
-                    self.assertIs(context["runAsNonRoot"], True)
-                    self.assertIs(context["readOnlyRootFilesystem"], True)
-                    self.assertIs(context["allowPrivilegeEscalation"], False)
-                    self.assertFalse(context.get("privileged", False))
-                    self.assertEqual(context["capabilities"], {"drop": ["ALL"]})
-                    self.assertEqual(context["seccompProfile"], {"type": "RuntimeDefault"})
-                    self.assertFalse(any("hostPort" in p for p in c.get("ports", [])))
+            for pod in pod_specs(objects):
+                with self.subTest(rendering=name, pod=pod["containers"][0]["name"]):
+                    self.restricted(pod)
+
+    def restricted(self, pod: dict) -> None:
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            self.assertFalse(pod.get(flag, False), flag)
+        self.assertIs(pod["automountServiceAccountToken"], False)
+        pod_context = pod["securityContext"]
+        self.assertEqual(pod_context["seccompProfile"], {"type": "RuntimeDefault"})
+        self.assertIs(pod_context["runAsNonRoot"], True)
+        for volume in pod.get("volumes", []):
+            self.assertLessEqual(set(volume) - {"name"}, self.ALLOWED_VOLUMES, volume["name"])
+        for c in pod["containers"] + pod.get("initContainers", []):
+            context = c["securityContext"]
+            self.assertEqual(context["runAsUser"], 65532)
+            self.assertEqual(context["runAsGroup"], 65532)
+            self.assertIs(context["runAsNonRoot"], True)
+            self.assertIs(context["readOnlyRootFilesystem"], True)
+            self.assertIs(context["allowPrivilegeEscalation"], False)
+            self.assertFalse(context.get("privileged", False))
+            self.assertEqual(context["capabilities"], {"drop": ["ALL"]})
+            self.assertEqual(context["seccompProfile"], {"type": "RuntimeDefault"})
+            self.assertFalse(any("hostPort" in p for p in c.get("ports", [])))
 
     def test_no_secret_value_in_any_manifest(self) -> None:
         for name, objects in renderings():
@@ -437,7 +468,7 @@ class NetworkPolicy(unittest.TestCase):
     def test_ingress_and_egress(self) -> None:
         for name, objects in renderings():
             with self.subTest(rendering=name):
-                spec = one(objects, "NetworkPolicy")["spec"]
+                spec = named(objects, "NetworkPolicy", "hb-hello-birthday")["spec"]
                 self.assertEqual(spec["policyTypes"], ["Ingress", "Egress"])
                 (ingress,) = spec["ingress"]
                 self.assertEqual(ingress["ports"], [{"port": "http", "protocol": "TCP"}])
