@@ -432,6 +432,14 @@ class Availability(unittest.TestCase):
                 balancer = example_values(example).get("balancer", {}).get("idleTimeoutSeconds", 60)
                 self.assertGreater(seconds(env(render(example))["IDLE_TIMEOUT"]), balancer)
         self.assertEqual(env(render("eks-rds"))["IDLE_TIMEOUT"], "75s", "60 s balancer + 15 s, as on ECS")
+        for example in ("eks-rds", "eks-dynamodb"):
+            with self.subTest(example=example, balancer="ALB"):
+                attributes = one(render(example), "Ingress")["metadata"]["annotations"]
+                alb = re.search(
+                    r"idle_timeout\.timeout_seconds=(\d+)",
+                    attributes["alb.ingress.kubernetes.io/load-balancer-attributes"],
+                )
+                self.assertEqual(int(alb.group(1)), example_values(example)["balancer"]["idleTimeoutSeconds"])
         self.assertEqual(env(render("gke-cloudsql"))["IDLE_TIMEOUT"], "620s")
 
 
