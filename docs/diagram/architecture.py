@@ -152,7 +152,7 @@ def draw(scratch: Path) -> str:
 
         primary, *replicas = stacks
         with Cluster("cross-cloud replication", graph_attr=font):
-            replicator = Lambda("DynamoDB Streams\nreplicator: upserts\nin stream order")
+            replicator = Lambda("DynamoDB Streams\nreplicator (planned):\nupserts in stream order")
         primary["table"] >> Edge(label="stream", color=GREEN, style="dashed") >> replicator
         replicator >> Edge(label="async (RPO: its lag)", color=GREEN, penwidth="2") >> standby["primary"]
         actions >> Edge(label="helm upgrade\n(image by digest)", color=PURPLE, style="dashed") >> standby["pods"]
