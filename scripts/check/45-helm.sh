@@ -35,6 +35,17 @@ for values in deploy/helm/examples/*.yaml; do
     { cat "$work/lint.log" >&2; die "helm lint failed with $values"; }
 done
 
+log "helm package: the packaged chart carries the service contract itself and renders the same"
+"$helm" package "$chart" --destination "$work" > /dev/null 2> >(quiet)
+package="$(ls "$work"/hello-birthday-*.tgz)"
+tar -tvzf "$package" | grep -q '^-.* hello-birthday/service-contract.json$' ||
+  die "the package lacks service-contract.json as a regular file"
+for values in deploy/helm/examples/*.yaml; do
+  cmp -s <("$helm" template hb "$chart" -n hello-birthday -f "$values" 2> >(quiet)) \
+    <("$helm" template hb "$package" -n hello-birthday -f "$values" 2> >(quiet)) ||
+    die "the packaged chart renders $values differently from the chart's folder"
+done
+
 log "checkov on the rendered examples"
 if grep -rn 'checkov.io/skip' "$chart/templates" | grep -vE 'checkov.io/skip[0-9]+: CKV2?_K8S_[0-9]+=.{20,}'; then
   die "checkov skips above lack an ID or a reason (checkov.io/skipN: ID=reason)"
