@@ -100,7 +100,7 @@ def shed_total(base_url: str) -> int:
 
 
 def open_loop(base_url: str, rate: float, seconds: int) -> dict[str, Any]:
-    argv = [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET", str(OVERLOAD_USERS)]
+    argv: list[str | Path] = [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET", str(OVERLOAD_USERS)]
     out = subprocess.run([str(arg) for arg in pinned(LOAD_CPU, argv)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 

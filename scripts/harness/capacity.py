@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
-    if os.cpu_count() < 2:
+    if (os.cpu_count() or 1) < 2:
         sys.exit("needs two cores: one for the service, one for the load")
 
     processes.exit_on_sigterm()

@@ -28,7 +28,7 @@ class LoadGenerator:
         self, binary: Path, url: str, max_seconds: float, rate: int, workers: int, out: Path, log: Path | None = None
     ) -> None:
         self.out = out
-        argv = [binary, url, str(max_seconds), str(rate), str(workers), out]
+        argv: list[str | Path] = [binary, url, str(max_seconds), str(rate), str(workers), out]
         self.process = processes.spawn(argv, log)
 
     def finish(self, timeout: float = 30) -> None:

@@ -52,7 +52,7 @@ class Request:
 
 def start(url: str, rate: int, workers: int, out: Path, log_path: Path) -> subprocess.Popen[bytes]:
     """The load as a process of its own; stop it with SIGTERM, then read its results with `results`."""
-    argv = [sys.executable, "-m", "harness.paced_load", url, str(rate), str(workers), out]
+    argv: list[str | Path] = [sys.executable, "-m", "harness.paced_load", url, str(rate), str(workers), out]
     return processes.spawn(argv, log_path)
 
 

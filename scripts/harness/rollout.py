@@ -181,7 +181,8 @@ def summarise(order: Order, load: LoadGenerator, store: Store, balancer: Balance
     summary = load.summary()
     acked = load.acked()
     written = read_back(acked, store, balancer.port)
-    steady, during = [], []
+    steady: list[float] = []
+    during: list[float] = []
     for request in load.requests():
         in_rollout = any(start <= request.started <= end for start, end in events.windows)
         (during if in_rollout else steady).append(request.latency * 1000)
