@@ -55,7 +55,7 @@ rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"
 # at 250 requests/s: what the emulator sustains beside the health checks, not a figure about DynamoDB.
 log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
 rollout --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$rollout_moto" --mode ecs --mode signal-first \
-  --rate 250 --workers 32 --min-rate 200 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
+  --rate 250 --workers 32 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
 
 log "waiting for the ALB-like sparse runs"
 for run in "${alb_runs[@]}"; do
