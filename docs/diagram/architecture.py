@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 import diagrams
-from diagrams import Cluster, Diagram, Edge
+from diagrams import Cluster, Diagram, Edge, Node
 from diagrams.aws.compute import ECR, Fargate, Lambda
 from diagrams.aws.database import Dynamodb
 from diagrams.aws.general import Users
@@ -54,7 +54,7 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
-def regional_stack(region: str, primary: bool, font: dict) -> dict:
+def regional_stack(region: str, primary: bool, font: dict[str, str]) -> dict[str, Node]:
     """One region's copy of modules/stack and its replica: the same shape in every region of the list."""
     role = "primary: table's region, images pushed here" if primary else "replica region"
     with Cluster(f"{region} ({role})", graph_attr=font):
@@ -86,7 +86,7 @@ def regional_stack(region: str, primary: bool, font: dict) -> dict:
     return {"waf": waf, "alb": alb, "tasks": tasks, "table": table, "registry": registry}
 
 
-def standby_cloud(font: dict) -> dict:
+def standby_cloud(font: dict[str, str]) -> dict[str, Node]:
     """The same service on any Kubernetes with managed PostgreSQL (deploy/helm, docs/multi-cloud.md)."""
     with Cluster("another cloud: warm standby for writes (GKE, AKS or any Kubernetes; Helm chart)", graph_attr=font):
         with Cluster("Kubernetes cluster, 3 zones", graph_attr=font):
