@@ -5,6 +5,8 @@
 #   (kill -9; signal-first without drain delay) on SQLite: fails unless both orders drop no request and lose
 #   no acknowledged write on both stores, and each negative control does report failures
 #   (scripts/harness/rollout.py);
+# - the Kubernetes order (SIGTERM and the endpoint removal at once, the removal reaching the balancer 1-4 s later,
+#   the Helm chart's drain delay): 0 failed and 0 lost, and failures without the drain delay;
 # - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless both stores see 0 failed
 #   requests, and unless the negative control (IDLE_TIMEOUT=5s, below the balancer's 60 s) does fail
 #   (scripts/harness/alb.py). These three runs are mostly idle, so they run concurrently with the rollouts.
@@ -51,6 +53,9 @@ rollout() {
 }
 log "rollouts under load on SQLite"
 rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"
+log "the Kubernetes order on SQLite, with the Helm chart's drain delay, and its negative control"
+rollout --store sqlite --mode kubernetes --mode kubernetes-no-drain \
+  --results "$TOOLS/rollout-results-kubernetes.json" "$@"
 # moto answers about 400-500 requests/s on one core and closes every connection, so the DynamoDB rollout runs
 # at 250 requests/s: what the emulator sustains beside the health checks, not a figure about DynamoDB.
 log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
