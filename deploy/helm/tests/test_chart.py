@@ -458,7 +458,7 @@ class Capacity(unittest.TestCase):
         (target,) = self.figure(r"the target is 90 % × 2/3 = \*\*(\d+) %\*\*")
         (per_pod,) = self.figure(r"Per task at the target: 0\.6 × 830 ≈ (\d+) requests/s")
         low, high = self.figure(r"production (\d+)–(\d+)\)")
-        (_, peak_mb) = self.figure(r"(\d+)–(\d+) MB in the README's benchmark")
+        (_, peak_mb) = self.figure(r"(\d+)–(\d+) MB in the benchmark of docs/performance.md")
         objects = render("eks-rds", everything=True)
         resources = container(objects)["resources"]
         self.assertEqual(resources["requests"]["cpu"], f"{round(float(vcpu) * 1000)}m")
