@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first deployment of hello-birthday into an empty AWS account, one step at a time, in the one order that works.
 # docs/operations/deployments.md#first-deployment says what each step does and what to do between them;
-# scripts/check/30-terraform.sh runs these same steps against moto on every CI run, so this order is tested.
+# the terraform check (scripts/check/terraform/smoke.sh) runs these same steps against moto on every CI run, so this
+# order is tested.
 #
 #   deploy/terraform/first-deployment.sh steps            list the steps, in order
 #   deploy/terraform/first-deployment.sh STEP [ARG...]    run one step

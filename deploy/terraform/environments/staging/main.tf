@@ -16,19 +16,17 @@ provider "aws" {
 module "stack" {
   source = "../../modules/stack"
 
-  environment                 = "staging"
-  vpc_cidr                    = "10.20.0.0/16"
-  nat_gateway_per_az          = false
-  certificate_arn             = var.certificate_arn
-  image_digest                = var.image_digest
-  min_capacity                = 2
-  max_capacity                = 4
-  log_retention_days          = 30
-  deletion_protection         = false
-  force_destroy               = true
-  github_repository           = var.ci.github_repository
-  terraform_state_bucket      = var.ci.terraform_state.bucket
-  terraform_state_kms_key_arn = var.ci.terraform_state.kms_key_arn
-  alarm_emails                = var.alarm_emails
-  collector_image             = var.collector_image
+  environment  = "staging"
+  image_digest = var.image_digest
+  ci           = var.ci
+
+  network       = { vpc_cidr = "10.20.0.0/16", nat_gateway_per_az = false }
+  load_balancer = { certificate_arn = var.certificate_arn }
+  service = {
+    min_capacity    = 2
+    max_capacity    = 4
+    collector_image = var.collector_image
+  }
+  observability = { alarm_emails = var.alarm_emails, log_retention_days = 30 }
+  protection    = { deletion_protection = false, force_destroy = true }
 }

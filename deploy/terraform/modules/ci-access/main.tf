@@ -5,14 +5,14 @@ data "aws_region" "current" {}
 locals {
   oidc_host         = "token.actions.githubusercontent.com"
   oidc_provider_arn = data.aws_iam_openid_connect_provider.github.arn
-  task_definitions  = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task-definition/${var.task_definition_family}:*"
-  state_bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${var.terraform_state.bucket}"
+  task_definitions  = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task-definition/${var.deploy.task_definition_family}:*"
+  state_bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${var.terraform.state.bucket}"
 
   # Every role here is assumed the same way; only the subjects differ.
   trust = { for role, subjects in {
-    deploy = var.github_subjects
-    plan   = var.terraform_plan_subjects
-    apply  = var.terraform_apply_subjects
+    deploy = var.deploy.subjects
+    plan   = var.terraform.plan_subjects
+    apply  = var.terraform.apply_subjects
     } : role => jsonencode({
       Version = "2012-10-17"
       Statement = [{
@@ -47,7 +47,7 @@ removed {
 
 resource "aws_iam_role" "deploy" {
   #parliament:skip=UNKNOWN_FEDERATION_SOURCE:GitHub's OIDC provider (token.actions.githubusercontent.com) is not in parliament's list of known identity providers; the trust is pinned by audience and subject below.
-  name                 = var.name
+  name                 = var.deploy.role_name
   description          = "Assumed by GitHub Actions of ${var.github_repository} to push images and roll out the service"
   max_session_duration = 3600
   assume_role_policy   = local.trust.deploy
@@ -80,7 +80,7 @@ resource "aws_iam_role_policy" "deploy" {
           "ecr:PutImage",
           "ecr:UploadLayerPart",
         ]
-        Resource = var.repository_arn
+        Resource = var.deploy.repository_arn
       },
       {
         Sid      = "RegisterTaskDefinition"
@@ -92,9 +92,9 @@ resource "aws_iam_role_policy" "deploy" {
         Sid      = "UpdateService"
         Effect   = "Allow"
         Action   = ["ecs:UpdateService", "ecs:DescribeServices"]
-        Resource = var.service_arn
+        Resource = var.deploy.service_arn
         Condition = {
-          ArnEquals = { "ecs:cluster" = var.cluster_arn }
+          ArnEquals = { "ecs:cluster" = var.deploy.cluster_arn }
         }
       },
       {
@@ -108,13 +108,13 @@ resource "aws_iam_role_policy" "deploy" {
         Sid      = "PassTaskRoles"
         Effect   = "Allow"
         Action   = "iam:PassRole"
-        Resource = var.pass_role_arns
+        Resource = var.deploy.pass_role_arns
         Condition = {
           StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" }
         }
       },
-      ], var.image_source_repository_arn == null ? [] : [
-      {
+      # One more statement where the environment promotes images from another repository, none otherwise.
+      ], [for source in compact([var.deploy.image_source_repository_arn]) : {
         # Promotion: the deploy job copies the image it is about to roll out, by digest, from the repository that
         # was tested (staging's) into this one. Read-only, that one repository; DescribeImages finds the
         # commit-SHA tag to give the copy, so the lifecycle policy does not expire it as untagged.
@@ -126,9 +126,8 @@ resource "aws_iam_role_policy" "deploy" {
           "ecr:DescribeImages",
           "ecr:GetDownloadUrlForLayer",
         ]
-        Resource = var.image_source_repository_arn
-      },
-    ])
+        Resource = source
+    }])
   })
 }
 
@@ -137,7 +136,7 @@ resource "aws_iam_role_policy" "deploy" {
 
 resource "aws_iam_role" "terraform_plan" {
   #parliament:skip=UNKNOWN_FEDERATION_SOURCE:GitHub's OIDC provider (token.actions.githubusercontent.com) is not in parliament's list of known identity providers; the trust is pinned by audience and subject below.
-  name                 = var.terraform_plan_role_name
+  name                 = var.terraform.plan_role_name
   description          = "Assumed by GitHub Actions of ${var.github_repository} to plan Terraform (read-only)"
   max_session_duration = 3600
   assume_role_policy   = local.trust.plan
@@ -160,7 +159,7 @@ resource "aws_iam_role_policy" "terraform_plan" {
         Sid      = "ReadState"
         Effect   = "Allow"
         Action   = "s3:GetObject"
-        Resource = "${local.state_bucket_arn}/${var.terraform_state.key}"
+        Resource = "${local.state_bucket_arn}/${var.terraform.state.key}"
       },
       {
         Sid      = "ListState"
@@ -172,7 +171,7 @@ resource "aws_iam_role_policy" "terraform_plan" {
         Sid      = "DecryptState"
         Effect   = "Allow"
         Action   = "kms:Decrypt"
-        Resource = var.terraform_state.kms_key_arn
+        Resource = var.terraform.state.kms_key_arn
       },
       {
         # Plans run for pull requests: whatever a branch's workflow does with this role, it cannot read the
@@ -201,7 +200,7 @@ resource "aws_iam_role_policy" "terraform_plan" {
         Sid         = "NoObjectReadsButState"
         Effect      = "Deny"
         Action      = "s3:GetObject"
-        NotResource = "${local.state_bucket_arn}/${var.terraform_state.key}"
+        NotResource = "${local.state_bucket_arn}/${var.terraform.state.key}"
       },
     ]
   })
@@ -209,7 +208,7 @@ resource "aws_iam_role_policy" "terraform_plan" {
 
 resource "aws_iam_role" "terraform_apply" {
   #parliament:skip=UNKNOWN_FEDERATION_SOURCE:GitHub's OIDC provider (token.actions.githubusercontent.com) is not in parliament's list of known identity providers; the trust is pinned by audience and subject below.
-  name                 = var.terraform_apply_role_name
+  name                 = var.terraform.apply_role_name
   description          = "Assumed by GitHub Actions of ${var.github_repository} in the approved *-infra environment to apply Terraform"
   max_session_duration = 3600
   assume_role_policy   = local.trust.apply

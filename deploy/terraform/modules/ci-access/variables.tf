@@ -1,15 +1,5 @@
-variable "name" {
-  description = "Name of the deploy role, e.g. hello-birthday-staging-deploy."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.name))
-    error_message = "name must be a valid IAM role name (1-64 characters)."
-  }
-}
-
 variable "github_repository" {
-  description = "GitHub repository allowed to assume the role, as OWNER/NAME."
+  description = "GitHub repository whose Actions may assume the roles, as OWNER/NAME."
   type        = string
 
   validation {
@@ -18,108 +8,78 @@ variable "github_repository" {
   }
 }
 
-variable "github_subjects" {
-  description = "OIDC subject claims (after repo:OWNER/NAME:) allowed to assume the role, e.g. ref:refs/heads/main or environment:production."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.github_subjects) > 0 && alltrue([for s in var.github_subjects : can(regex("^(ref:refs/(heads|tags)/|environment:|pull_request$)", s)) && !strcontains(s, "*")])
-    error_message = "github_subjects must be non-empty, without wildcards, each starting with ref:refs/heads/, ref:refs/tags/, environment: or be pull_request."
-  }
-}
-
-variable "repository_arn" {
-  description = "ECR repository the role may push to (and read back)."
-  type        = string
-}
-
-variable "cluster_arn" {
-  description = "ECS cluster of the service the role may update."
-  type        = string
-}
-
-variable "service_arn" {
-  description = "ECS service the role may update."
-  type        = string
-}
-
-variable "task_definition_family" {
-  description = "Task definition family the role may register revisions in."
-  type        = string
-}
-
-variable "pass_role_arns" {
-  description = "The task and execution roles; the only roles the deploy role may hand to ECS."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.pass_role_arns) == 2
-    error_message = "pass_role_arns must hold exactly the task role and the task execution role."
-  }
-}
-
-variable "image_source_repository_arn" {
-  description = "ECR repository the deploy role may read to copy the image it deploys into its own repository (production: staging's). null where the image workflow pushes directly."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.image_source_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", var.image_source_repository_arn))
-    error_message = "image_source_repository_arn must be null or an ECR repository ARN."
-  }
-}
-
-variable "terraform_state" {
-  description = "Remote state of this environment (bootstrap outputs bucket_name and kms_key_arn, and the state key): what the plan role may read."
+variable "deploy" {
+  description = <<-EOT
+    The deploy role the image and deploy workflows assume. role_name, e.g. hello-birthday-staging-deploy. subjects:
+    OIDC subject claims (after repo:OWNER/NAME:) allowed to assume it, e.g. ref:refs/heads/main or
+    environment:production. What it may touch: repository_arn, the ECR repository it pushes to (and reads back);
+    image_source_repository_arn, a repository it may read to copy the image it deploys into its own (production:
+    staging's; null where the image workflow pushes directly); cluster_arn and service_arn, the ECS service it
+    updates; task_definition_family, where it registers revisions; pass_role_arns, exactly the task and execution
+    roles, the only roles it may hand to ECS.
+  EOT
   type = object({
-    bucket      = string
-    key         = string
-    kms_key_arn = string
+    role_name                   = string
+    subjects                    = list(string)
+    repository_arn              = string
+    cluster_arn                 = string
+    service_arn                 = string
+    task_definition_family      = string
+    pass_role_arns              = list(string)
+    image_source_repository_arn = optional(string)
   })
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.terraform_state.bucket)) && can(regex("^arn:aws[a-z-]*:kms:", var.terraform_state.kms_key_arn)) && length(var.terraform_state.key) > 0
-    error_message = "terraform_state needs an S3 bucket name, a non-empty key and a KMS key ARN."
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.deploy.role_name))
+    error_message = "deploy.role_name must be a valid IAM role name (1-64 characters)."
+  }
+  validation {
+    condition     = length(var.deploy.subjects) > 0 && alltrue([for s in var.deploy.subjects : can(regex("^(ref:refs/(heads|tags)/|environment:|pull_request$)", s)) && !strcontains(s, "*")])
+    error_message = "deploy.subjects must be non-empty, without wildcards, each starting with ref:refs/heads/, ref:refs/tags/, environment: or be pull_request."
+  }
+  validation {
+    condition     = length(var.deploy.pass_role_arns) == 2
+    error_message = "deploy.pass_role_arns must hold exactly the task role and the task execution role."
+  }
+  validation {
+    condition     = var.deploy.image_source_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+$", var.deploy.image_source_repository_arn))
+    error_message = "deploy.image_source_repository_arn must be null or an ECR repository ARN."
   }
 }
 
-variable "terraform_plan_role_name" {
-  description = "Name of the read-only role infra.yml assumes to plan."
-  type        = string
+variable "terraform" {
+  description = <<-EOT
+    The roles infra.yml assumes. state: this environment's remote state (bootstrap outputs bucket_name and kms_key_arn,
+    and the state key), what the plan role may read. plan_role_name and plan_subjects: the read-only role that plans
+    (on pull requests). apply_role_name and apply_subjects: the role that applies, from approval-gated GitHub
+    environments only (environment:NAME-infra, never a branch).
+  EOT
+  type = object({
+    state = object({
+      bucket      = string
+      key         = string
+      kms_key_arn = string
+    })
+    plan_role_name  = string
+    apply_role_name = string
+    apply_subjects  = list(string)
+    plan_subjects   = optional(list(string), ["pull_request"])
+  })
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.terraform_plan_role_name))
-    error_message = "terraform_plan_role_name must be a valid IAM role name (1-64 characters)."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.terraform.state.bucket)) && can(regex("^arn:aws[a-z-]*:kms:", var.terraform.state.kms_key_arn)) && length(var.terraform.state.key) > 0
+    error_message = "terraform.state needs an S3 bucket name, a non-empty key and a KMS key ARN."
   }
-}
-
-variable "terraform_plan_subjects" {
-  description = "OIDC subject claims allowed to assume the plan role (infra.yml plans on pull requests)."
-  type        = list(string)
-  default     = ["pull_request"]
-
   validation {
-    condition     = length(var.terraform_plan_subjects) > 0 && alltrue([for s in var.terraform_plan_subjects : can(regex("^(ref:refs/(heads|tags)/|environment:|pull_request$)", s)) && !strcontains(s, "*")])
-    error_message = "terraform_plan_subjects must be non-empty, without wildcards, each starting with ref:refs/heads/, ref:refs/tags/, environment: or be pull_request."
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.terraform.plan_role_name)) && can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.terraform.apply_role_name))
+    error_message = "terraform.plan_role_name and terraform.apply_role_name must be valid IAM role names (1-64 characters)."
   }
-}
-
-variable "terraform_apply_role_name" {
-  description = "Name of the role infra.yml assumes to apply."
-  type        = string
-
   validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.terraform_apply_role_name))
-    error_message = "terraform_apply_role_name must be a valid IAM role name (1-64 characters)."
+    condition     = length(var.terraform.plan_subjects) > 0 && alltrue([for s in var.terraform.plan_subjects : can(regex("^(ref:refs/(heads|tags)/|environment:|pull_request$)", s)) && !strcontains(s, "*")])
+    error_message = "terraform.plan_subjects must be non-empty, without wildcards, each starting with ref:refs/heads/, ref:refs/tags/, environment: or be pull_request."
   }
-}
-
-variable "terraform_apply_subjects" {
-  description = "OIDC subject claims allowed to assume the apply role: GitHub environments with required reviewers only, e.g. environment:staging-infra."
-  type        = list(string)
-
   validation {
-    condition     = length(var.terraform_apply_subjects) > 0 && alltrue([for s in var.terraform_apply_subjects : can(regex("^environment:[A-Za-z0-9_.-]+-infra$", s))])
-    error_message = "terraform_apply_subjects must be non-empty and each an environment:NAME-infra subject (an approval-gated GitHub environment, never a branch)."
+    condition     = length(var.terraform.apply_subjects) > 0 && alltrue([for s in var.terraform.apply_subjects : can(regex("^environment:[A-Za-z0-9_.-]+-infra$", s))])
+    error_message = "terraform.apply_subjects must be non-empty and each an environment:NAME-infra subject (an approval-gated GitHub environment, never a branch)."
   }
 }

@@ -7,7 +7,7 @@ data "aws_region" "current" {}
 resource "aws_security_group" "alb" {
   name        = "${var.name}-alb"
   description = "Internet-facing ALB of ${var.name}: HTTP/HTTPS in, service port into the VPC out"
-  vpc_id      = var.vpc_id
+  vpc_id      = var.network.vpc_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_public" {
@@ -26,9 +26,9 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_service" {
   security_group_id = aws_security_group.alb.id
   description       = "Requests and health checks to the service port"
   ip_protocol       = "tcp"
-  from_port         = var.container_port
-  to_port           = var.container_port
-  cidr_ipv4         = var.vpc_cidr_block
+  from_port         = var.target.port
+  to_port           = var.target.port
+  cidr_ipv4         = var.network.vpc_cidr_block
 }
 
 # --- Access logs ---
@@ -37,7 +37,7 @@ resource "aws_s3_bucket" "access_logs" {
   # Bucket names are global: the region keeps one environment's regions apart (63 characters at most, which
   # a 26-character name, -alb-logs-, the account and ap-southeast-2 just fill).
   bucket        = "${var.name}-alb-logs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
-  force_destroy = var.force_destroy_logs
+  force_destroy = var.access_logs.force_destroy
   #checkov:skip=CKV_AWS_18:This is the log bucket; logging its own access would recurse.
   #checkov:skip=CKV_AWS_144:Access logs are reproducible telemetry, not data worth a second region.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
@@ -84,7 +84,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
     status = "Enabled"
     filter {}
     expiration {
-      days = var.access_log_retention_days
+      days = var.access_logs.retention_days
     }
     noncurrent_version_expiration {
       noncurrent_days = 1
@@ -131,12 +131,12 @@ resource "aws_lb" "this" {
   name                       = var.name
   load_balancer_type         = "application"
   internal                   = false
-  subnets                    = var.public_subnet_ids
+  subnets                    = var.network.public_subnet_ids
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
-  enable_deletion_protection = var.deletion_protection
-  idle_timeout               = var.idle_timeout_seconds
-  #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check cannot follow the count-guarded association.
+  enable_deletion_protection = var.load_balancer.deletion_protection
+  idle_timeout               = var.load_balancer.idle_timeout_seconds
+  #checkov:skip=CKV2_AWS_76:The web ACL below includes AWSManagedRulesKnownBadInputsRuleSet (CKV_AWS_192 passes); this graph check does not follow the association to it.
 
   access_logs {
     bucket  = aws_s3_bucket.access_logs.id
@@ -149,18 +149,18 @@ resource "aws_lb" "this" {
 
 resource "aws_lb_target_group" "service" {
   name        = var.name
-  vpc_id      = var.vpc_id
+  vpc_id      = var.network.vpc_id
   target_type = "ip"
   protocol    = "HTTP"
-  port        = var.container_port
+  port        = var.target.port
   # Short: the task reports 503 on /readyz as soon as it gets SIGTERM, so the ALB stops routing to it well
   # before the delay runs out, and deployments do not sit idle for the 300s default.
-  deregistration_delay = var.deregistration_delay
+  deregistration_delay = var.target.deregistration_delay
   #checkov:skip=CKV_AWS_378:TLS terminates at the ALB; the hop to the task stays inside the VPC's private subnets.
 
   health_check {
     enabled             = true
-    path                = var.health_check_path
+    path                = var.target.health_check_path
     port                = "traffic-port"
     protocol            = "HTTP"
     matcher             = "200"
@@ -190,8 +190,9 @@ resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.this.arn
   port              = 443
   protocol          = "HTTPS"
-  ssl_policy        = var.ssl_policy
-  certificate_arn   = var.certificate_arn
+  # TLS 1.3 with TLS 1.2 fallback and forward-secret ciphers only.
+  ssl_policy      = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn = var.load_balancer.certificate_arn
 
   # Anything not explicitly routed, notably /metrics, /healthz and /readyz, never reaches a task.
   default_action {
@@ -210,7 +211,7 @@ resource "aws_lb_listener_rule" "service" {
 
   condition {
     path_pattern {
-      values = var.public_path_patterns
+      values = var.target.public_path_patterns
     }
   }
 
@@ -223,8 +224,6 @@ resource "aws_lb_listener_rule" "service" {
 # --- WAF ---
 
 resource "aws_wafv2_web_acl" "this" {
-  count = var.enable_waf ? 1 : 0
-
   name  = var.name
   scope = "REGIONAL"
 
@@ -241,7 +240,7 @@ resource "aws_wafv2_web_acl" "this" {
     }
     statement {
       rate_based_statement {
-        limit              = var.waf_rate_limit
+        limit              = var.waf.rate_limit
         aggregate_key_type = "IP"
       }
     }
@@ -320,25 +319,40 @@ resource "aws_wafv2_web_acl" "this" {
 }
 
 resource "aws_wafv2_web_acl_association" "alb" {
-  count = var.enable_waf ? 1 : 0
-
   resource_arn = aws_lb.this.arn
-  web_acl_arn  = aws_wafv2_web_acl.this[0].arn
+  web_acl_arn  = aws_wafv2_web_acl.this.arn
 }
 
 resource "aws_cloudwatch_log_group" "waf" {
-  count = var.enable_waf ? 1 : 0
-
   # WAF only logs to groups whose name starts with aws-waf-logs-.
   name              = "aws-waf-logs-${var.name}"
-  retention_in_days = var.waf_log_retention_days
-  kms_key_id        = var.log_kms_key_arn
+  retention_in_days = var.waf.log_retention_days
+  kms_key_id        = var.waf.log_kms_key_arn
   #checkov:skip=CKV_AWS_338:WAF logs serve incident analysis; 30 days covers it at a fraction of a year's cost.
 }
 
 resource "aws_wafv2_web_acl_logging_configuration" "this" {
-  count = var.enable_waf ? 1 : 0
+  resource_arn            = aws_wafv2_web_acl.this.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+}
 
-  resource_arn            = aws_wafv2_web_acl.this[0].arn
-  log_destination_configs = [aws_cloudwatch_log_group.waf[0].arn]
+# The WAF resources had a count while a variable could switch them off; the addresses they had then.
+moved {
+  from = aws_wafv2_web_acl.this[0]
+  to   = aws_wafv2_web_acl.this
+}
+
+moved {
+  from = aws_wafv2_web_acl_association.alb[0]
+  to   = aws_wafv2_web_acl_association.alb
+}
+
+moved {
+  from = aws_cloudwatch_log_group.waf[0]
+  to   = aws_cloudwatch_log_group.waf
+}
+
+moved {
+  from = aws_wafv2_web_acl_logging_configuration.this[0]
+  to   = aws_wafv2_web_acl_logging_configuration.this
 }

@@ -41,8 +41,8 @@ output "https_listener_arn" {
 }
 
 output "web_acl_arn" {
-  description = "ARN of the WAFv2 web ACL, or null when WAF is disabled."
-  value       = var.enable_waf ? aws_wafv2_web_acl.this[0].arn : null
+  description = "ARN of the WAFv2 web ACL."
+  value       = aws_wafv2_web_acl.this.arn
 }
 
 output "access_log_bucket" {

@@ -6,9 +6,9 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
 
-  lb_dims  = { LoadBalancer = var.alb_arn_suffix }
-  tg_dims  = { LoadBalancer = var.alb_arn_suffix, TargetGroup = var.target_group_arn_suffix }
-  ecs_dims = { ClusterName = var.cluster_name, ServiceName = var.service_name }
+  lb_dims  = { LoadBalancer = var.watched.alb_arn_suffix }
+  tg_dims  = { LoadBalancer = var.watched.alb_arn_suffix, TargetGroup = var.watched.target_group_arn_suffix }
+  ecs_dims = { ClusterName = var.watched.cluster_name, ServiceName = var.watched.service_name }
 
   # Anchor names in docs/operations/runbook.md; the runbook has one section per alarm.
   runbook = {
@@ -157,9 +157,16 @@ resource "aws_prometheus_rule_group_namespace" "slo" {
   data         = templatefile("${path.module}/../../../monitoring/rules/${var.environment}.rules.yml", { runbook_url = var.runbook_url })
 }
 
+# What the emulator run leaves out of this module: nothing here, and nothing in AWS. The smoke test's override file
+# (deploy/terraform/tests/smoke/observability_moto_override.tf.tpl, copied into this folder of its scratch copy only)
+# sets ["alertmanager"]: moto has no Alertmanager definition API. deploy/terraform/README.md, "Emulator exclusions",
+# lists every exclusion.
+locals {
+  emulator_excludes = toset([])
+}
+
 resource "aws_prometheus_alert_manager_definition" "this" {
-  # Emulator switch: moto has no Alertmanager definition API. Always true in AWS.
-  count = var.enable_prometheus_alertmanager ? 1 : 0
+  count = contains(local.emulator_excludes, "alertmanager") ? 0 : 1
 
   workspace_id = aws_prometheus_workspace.this.id
   definition = templatefile("${path.module}/../../../monitoring/alertmanager.yml", {
@@ -181,12 +188,12 @@ resource "aws_sns_topic_subscription" "email" {
 
 # Alarms on a metric-math expression over two or three inputs: one resource, one map entry each.
 locals {
-  rate_expression = "IF(FILL(requests, 0) >= ${var.min_requests_for_rate_alarms}, 100 * FILL(errors, 0) / requests, 0)"
+  rate_expression = "IF(FILL(requests, 0) >= ${var.thresholds.min_requests_per_minute}, 100 * FILL(errors, 0) / requests, 0)"
 
   expression_alarms = {
     alb-5xx-rate = {
-      description = "More than ${var.alb_5xx_rate_threshold_percent}% of requests answered 5xx by the ALB itself (no healthy target, timeouts). Runbook: ${local.runbook.alb_5xx}"
-      threshold   = var.alb_5xx_rate_threshold_percent
+      description = "More than ${var.thresholds.alb_5xx_rate_percent}% of requests answered 5xx by the ALB itself (no healthy target, timeouts). Runbook: ${local.runbook.alb_5xx}"
+      threshold   = var.thresholds.alb_5xx_rate_percent
       expression  = { id = "rate", label = "ALB 5xx %", formula = local.rate_expression }
       inputs = {
         errors   = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_ELB_5XX_Count", dimensions = local.lb_dims, stat = "Sum" }
@@ -194,8 +201,8 @@ locals {
       }
     }
     target-5xx-rate = {
-      description = "More than ${var.target_5xx_rate_threshold_percent}% of requests answered 5xx by the service. Runbook: ${local.runbook.target_5xx}"
-      threshold   = var.target_5xx_rate_threshold_percent
+      description = "More than ${var.thresholds.target_5xx_rate_percent}% of requests answered 5xx by the service. Runbook: ${local.runbook.target_5xx}"
+      threshold   = var.thresholds.target_5xx_rate_percent
       expression  = { id = "rate", label = "Target 5xx %", formula = local.rate_expression }
       inputs = {
         errors   = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_Target_5XX_Count", dimensions = local.tg_dims, stat = "Sum" }
@@ -215,12 +222,12 @@ locals {
       }
     }
     dynamodb-throttles = {
-      description = "DynamoDB throttled reads or writes on ${var.table_name}. Runbook: ${local.runbook.ddb_throttles}"
+      description = "DynamoDB throttled reads or writes on ${var.watched.table_name}. Runbook: ${local.runbook.ddb_throttles}"
       threshold   = 0
       expression  = { id = "throttles", label = "Throttle events", formula = "FILL(reads, 0) + FILL(writes, 0)" }
       inputs = {
-        reads  = { namespace = "AWS/DynamoDB", metric_name = "ReadThrottleEvents", dimensions = { TableName = var.table_name }, stat = "Sum" }
-        writes = { namespace = "AWS/DynamoDB", metric_name = "WriteThrottleEvents", dimensions = { TableName = var.table_name }, stat = "Sum" }
+        reads  = { namespace = "AWS/DynamoDB", metric_name = "ReadThrottleEvents", dimensions = { TableName = var.watched.table_name }, stat = "Sum" }
+        writes = { namespace = "AWS/DynamoDB", metric_name = "WriteThrottleEvents", dimensions = { TableName = var.watched.table_name }, stat = "Sum" }
       }
     }
     dynamodb-system-errors = {
@@ -228,8 +235,8 @@ locals {
       threshold   = 0
       expression  = { id = "errors", label = "System errors", formula = "FILL(get, 0) + FILL(put, 0)" }
       inputs = {
-        get = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.table_name, Operation = "GetItem" }, stat = "Sum" }
-        put = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.table_name, Operation = "PutItem" }, stat = "Sum" }
+        get = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.watched.table_name, Operation = "GetItem" }, stat = "Sum" }
+        put = { namespace = "AWS/DynamoDB", metric_name = "SystemErrors", dimensions = { TableName = var.watched.table_name, Operation = "PutItem" }, stat = "Sum" }
       }
     }
   }
@@ -293,14 +300,14 @@ moved {
 
 resource "aws_cloudwatch_metric_alarm" "target_p99_latency" {
   alarm_name          = "${var.name}-target-p99-latency"
-  alarm_description   = "p99 target response time above ${var.p99_latency_threshold_seconds}s. Runbook: ${local.runbook.p99}"
+  alarm_description   = "p99 target response time above ${var.thresholds.p99_latency_seconds}s. Runbook: ${local.runbook.p99}"
   namespace           = "AWS/ApplicationELB"
   metric_name         = "TargetResponseTime"
   dimensions          = local.tg_dims
   extended_statistic  = "p99"
   period              = 60
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.p99_latency_threshold_seconds
+  threshold           = var.thresholds.p99_latency_seconds
   evaluation_periods  = 5
   datapoints_to_alarm = 3
   treat_missing_data  = "notBreaching"
@@ -356,44 +363,44 @@ locals {
     {
       title = "ALB requests and 5xx"
       metrics = [
-        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum" }],
-        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { stat = "Sum" }],
-        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "Sum" }],
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.watched.alb_arn_suffix, { stat = "Sum" }],
+        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.watched.alb_arn_suffix, { stat = "Sum" }],
+        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.watched.alb_arn_suffix, "TargetGroup", var.watched.target_group_arn_suffix, { stat = "Sum" }],
       ]
     },
     {
       title   = "Target response time"
-      metrics = [for p in ["p50", "p90", "p99"] : ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = p }]]
+      metrics = [for p in ["p50", "p90", "p99"] : ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.watched.alb_arn_suffix, "TargetGroup", var.watched.target_group_arn_suffix, { stat = p }]]
     },
     {
       title = "Target health"
       metrics = [
-        ["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "Minimum" }],
-        ["AWS/ApplicationELB", "UnHealthyHostCount", "LoadBalancer", var.alb_arn_suffix, "TargetGroup", var.target_group_arn_suffix, { stat = "Maximum" }],
+        ["AWS/ApplicationELB", "HealthyHostCount", "LoadBalancer", var.watched.alb_arn_suffix, "TargetGroup", var.watched.target_group_arn_suffix, { stat = "Minimum" }],
+        ["AWS/ApplicationELB", "UnHealthyHostCount", "LoadBalancer", var.watched.alb_arn_suffix, "TargetGroup", var.watched.target_group_arn_suffix, { stat = "Maximum" }],
       ]
     },
     {
       title = "ECS tasks"
       metrics = [
-        ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { stat = "Minimum" }],
-        ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { stat = "Minimum" }],
-        ["ECS/ContainerInsights", "PendingTaskCount", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { stat = "Maximum" }],
+        ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", var.watched.cluster_name, "ServiceName", var.watched.service_name, { stat = "Minimum" }],
+        ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", var.watched.cluster_name, "ServiceName", var.watched.service_name, { stat = "Minimum" }],
+        ["ECS/ContainerInsights", "PendingTaskCount", "ClusterName", var.watched.cluster_name, "ServiceName", var.watched.service_name, { stat = "Maximum" }],
       ]
     },
     {
       title = "ECS CPU and memory %"
       metrics = [
-        ["AWS/ECS", "CPUUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { stat = "Average" }],
-        ["AWS/ECS", "MemoryUtilization", "ClusterName", var.cluster_name, "ServiceName", var.service_name, { stat = "Average" }],
+        ["AWS/ECS", "CPUUtilization", "ClusterName", var.watched.cluster_name, "ServiceName", var.watched.service_name, { stat = "Average" }],
+        ["AWS/ECS", "MemoryUtilization", "ClusterName", var.watched.cluster_name, "ServiceName", var.watched.service_name, { stat = "Average" }],
       ]
     },
     {
       title = "DynamoDB throttles and errors"
       metrics = [
-        ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", var.table_name, { stat = "Sum" }],
-        ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.table_name, { stat = "Sum" }],
-        ["AWS/DynamoDB", "SystemErrors", "TableName", var.table_name, "Operation", "GetItem", { stat = "Sum" }],
-        ["AWS/DynamoDB", "SystemErrors", "TableName", var.table_name, "Operation", "PutItem", { stat = "Sum" }],
+        ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", var.watched.table_name, { stat = "Sum" }],
+        ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", var.watched.table_name, { stat = "Sum" }],
+        ["AWS/DynamoDB", "SystemErrors", "TableName", var.watched.table_name, "Operation", "GetItem", { stat = "Sum" }],
+        ["AWS/DynamoDB", "SystemErrors", "TableName", var.watched.table_name, "Operation", "PutItem", { stat = "Sum" }],
       ]
     },
   ]

@@ -30,7 +30,7 @@ output "task_definition_arn" {
 
 output "container_name" {
   description = "Name of the container whose image the deploy workflow replaces."
-  value       = var.container_name
+  value       = var.container.name
 }
 
 output "task_role_arn" {

@@ -12,13 +12,13 @@ locals {
   # The service and this infrastructure read the same file, so port and paths cannot drift apart.
   contract = jsondecode(file("${path.module}/../../../service-contract.json"))
 
-  runbook_url = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
+  runbook_url = "https://github.com/${var.ci.github_repository}/blob/main/docs/operations/runbook.md"
   # The image workflow (main, no GitHub environment) pushes only where nothing is promoted from elsewhere; an
   # environment fed by promotion is reachable from its approval-gated GitHub environment alone.
   # A multi-region environment has one GitHub environment per region (production-eu-west-1, ...), the unit the
   # deploy workflow rolls out and bakes.
   github_environment = var.multi_region ? "${var.environment}-${local.region}" : var.environment
-  deploy_subjects = coalesce(var.github_deploy_subjects, concat(
+  deploy_subjects = coalesce(var.ci.deploy_subjects, concat(
     var.image_source_repository_arn == null ? ["ref:refs/heads/main"] : [],
     ["environment:${local.github_environment}"],
   ))
@@ -48,55 +48,62 @@ locals {
 module "observability" {
   source = "../observability"
 
-  name                    = local.regional_name
-  environment             = var.environment
-  runbook_url             = local.runbook_url
-  alarm_emails            = var.alarm_emails
-  log_retention_days      = var.log_retention_days
-  alb_arn_suffix          = module.edge.alb_arn_suffix
-  target_group_arn_suffix = module.edge.target_group_arn_suffix
-  # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
-  cluster_name = local.regional_name
-  service_name = local.regional_name
-  table_name   = local.name
-
-  enable_prometheus_alertmanager = var.enable_prometheus_alertmanager
+  name               = local.regional_name
+  environment        = var.environment
+  runbook_url        = local.runbook_url
+  alarm_emails       = var.observability.alarm_emails
+  log_retention_days = var.observability.log_retention_days
+  watched = {
+    alb_arn_suffix          = module.edge.alb_arn_suffix
+    target_group_arn_suffix = module.edge.target_group_arn_suffix
+    # Names, not the service module's outputs: the service depends on these alarms for rollbacks.
+    cluster_name = local.regional_name
+    service_name = local.regional_name
+    table_name   = local.name
+  }
 }
 
 module "network" {
   source = "../network"
 
   name                    = local.regional_name
-  cidr_block              = var.vpc_cidr
-  nat_gateway_per_az      = var.nat_gateway_per_az
-  flow_log_retention_days = var.log_retention_days
+  cidr_block              = var.network.vpc_cidr
+  nat_gateway_per_az      = var.network.nat_gateway_per_az
+  flow_log_retention_days = var.observability.log_retention_days
   log_kms_key_arn         = module.observability.kms_key_arn
 }
 
 module "edge" {
   source = "../edge"
 
-  name                   = local.name
-  vpc_id                 = module.network.vpc_id
-  vpc_cidr_block         = module.network.vpc_cidr_block
-  public_subnet_ids      = module.network.public_subnet_ids
-  certificate_arn        = var.certificate_arn
-  container_port         = local.contract.container_port
-  health_check_path      = local.contract.readiness_path
-  public_path_patterns   = [local.contract.public_path_pattern]
-  deletion_protection    = var.deletion_protection
-  force_destroy_logs     = var.force_destroy
-  enable_waf             = var.enable_waf
-  waf_rate_limit         = var.waf_rate_limit
-  waf_log_retention_days = var.log_retention_days
-  log_kms_key_arn        = module.observability.kms_key_arn
+  name = local.name
+  network = {
+    vpc_id            = module.network.vpc_id
+    vpc_cidr_block    = module.network.vpc_cidr_block
+    public_subnet_ids = module.network.public_subnet_ids
+  }
+  load_balancer = {
+    certificate_arn     = var.load_balancer.certificate_arn
+    deletion_protection = var.protection.deletion_protection
+  }
+  target = {
+    port                 = local.contract.container_port
+    health_check_path    = local.contract.readiness_path
+    public_path_patterns = [local.contract.public_path_pattern]
+  }
+  access_logs = { force_destroy = var.protection.force_destroy }
+  waf = {
+    rate_limit         = var.load_balancer.waf_rate_limit
+    log_retention_days = var.observability.log_retention_days
+    log_kms_key_arn    = module.observability.kms_key_arn
+  }
 }
 
 module "registry" {
   source = "../registry"
 
   name         = local.name
-  force_delete = var.force_destroy
+  force_delete = var.protection.force_destroy
 }
 
 module "data" {
@@ -105,7 +112,7 @@ module "data" {
 
   table_name          = local.name
   partition_key       = local.contract.dynamodb_partition_key
-  deletion_protection = var.deletion_protection
+  deletion_protection = var.protection.deletion_protection
   key_user_role_arns  = [module.service.task_role_arn]
 }
 
@@ -121,58 +128,73 @@ module "table_key" {
 module "service" {
   source = "../service"
 
-  name                     = local.regional_name
-  image                    = "${module.registry.repository_url}@${var.image_digest}"
-  repository_arn           = module.registry.repository_arn
-  cpu_architecture         = var.cpu_architecture
-  cpu                      = var.task_cpu
-  memory                   = var.task_memory
-  container_port           = local.contract.container_port
-  liveness_path            = local.contract.liveness_path
-  min_capacity             = var.min_capacity
-  max_capacity             = var.max_capacity
-  vpc_id                   = module.network.vpc_id
-  private_subnet_ids       = module.network.private_subnet_ids
-  alb_security_group_id    = module.edge.alb_security_group_id
-  target_group_arn         = module.edge.target_group_arn
-  alb_arn_suffix           = module.edge.alb_arn_suffix
-  target_group_arn_suffix  = module.edge.target_group_arn_suffix
-  alb_idle_timeout_seconds = module.edge.idle_timeout_seconds
-  table_name               = local.name
-  table_arn                = local.table_arn
-  log_retention_days       = var.log_retention_days
-  log_kms_key_arn          = module.observability.kms_key_arn
-  deployment_alarm_names   = module.observability.deployment_alarm_names
-  enable_autoscaling       = var.enable_autoscaling
-
-  collector_image             = var.collector_image
-  collector_config            = file("${path.module}/../../../monitoring/adot-collector.yaml")
-  prometheus_workspace_arn    = module.observability.prometheus_workspace_arn
-  prometheus_remote_write_url = module.observability.prometheus_remote_write_url
+  name = local.regional_name
+  container = {
+    image          = "${module.registry.repository_url}@${var.image_digest}"
+    repository_arn = module.registry.repository_arn
+    port           = local.contract.container_port
+    liveness_path  = local.contract.liveness_path
+  }
+  task = {
+    cpu              = var.service.cpu
+    memory           = var.service.memory
+    cpu_architecture = var.service.cpu_architecture
+  }
+  autoscaling = {
+    min_capacity = var.service.min_capacity
+    max_capacity = var.service.max_capacity
+  }
+  network = {
+    vpc_id             = module.network.vpc_id
+    private_subnet_ids = module.network.private_subnet_ids
+  }
+  load_balancer = {
+    security_group_id       = module.edge.alb_security_group_id
+    target_group_arn        = module.edge.target_group_arn
+    arn_suffix              = module.edge.alb_arn_suffix
+    target_group_arn_suffix = module.edge.target_group_arn_suffix
+    idle_timeout_seconds    = module.edge.idle_timeout_seconds
+  }
+  table = {
+    name = local.name
+    arn  = local.table_arn
+  }
+  observability = {
+    log_kms_key_arn        = module.observability.kms_key_arn
+    log_retention_days     = var.observability.log_retention_days
+    deployment_alarm_names = module.observability.deployment_alarm_names
+  }
+  collector = {
+    image            = var.service.collector_image
+    config           = file("${path.module}/../../../monitoring/adot-collector.yaml")
+    workspace_arn    = module.observability.prometheus_workspace_arn
+    remote_write_url = module.observability.prometheus_remote_write_url
+  }
 }
 
 module "ci_access" {
   source = "../ci-access"
 
-  name                   = "${local.regional_name}-deploy"
-  github_repository      = var.github_repository
-  github_subjects        = local.deploy_subjects
-  repository_arn         = module.registry.repository_arn
-  cluster_arn            = local.service_arns.cluster
-  service_arn            = local.service_arns.service
-  task_definition_family = local.regional_name
-  pass_role_arns         = [local.service_arns.task_role, local.service_arns.execution_role]
-
-  image_source_repository_arn = var.image_source_repository_arn
-
-  # Must match the key .github/scripts/terraform-env.sh and backend.hcl.example use.
-  terraform_state = {
-    bucket      = var.terraform_state_bucket
-    key         = local.terraform_state_key
-    kms_key_arn = var.terraform_state_kms_key_arn
+  github_repository = var.ci.github_repository
+  deploy = {
+    role_name                   = "${local.regional_name}-deploy"
+    subjects                    = local.deploy_subjects
+    repository_arn              = module.registry.repository_arn
+    image_source_repository_arn = var.image_source_repository_arn
+    cluster_arn                 = local.service_arns.cluster
+    service_arn                 = local.service_arns.service
+    task_definition_family      = local.regional_name
+    pass_role_arns              = [local.service_arns.task_role, local.service_arns.execution_role]
   }
-  terraform_plan_role_name  = "${local.regional_name}-terraform-plan"
-  terraform_apply_role_name = "${local.regional_name}-terraform-apply"
-  terraform_apply_subjects  = ["environment:${var.environment}-infra"]
+  terraform = {
+    # The key must match the one .github/scripts/terraform-env.sh and backend.hcl.example use.
+    state = {
+      bucket      = var.ci.terraform_state.bucket
+      key         = local.terraform_state_key
+      kms_key_arn = var.ci.terraform_state.kms_key_arn
+    }
+    plan_role_name  = "${local.regional_name}-terraform-plan"
+    apply_role_name = "${local.regional_name}-terraform-apply"
+    apply_subjects  = ["environment:${var.environment}-infra"]
+  }
 }
-

@@ -19,21 +19,19 @@ variable "environment" {
   }
 }
 
-variable "vpc_cidr" {
-  description = "IPv4 CIDR of the environment's VPC."
-  type        = string
-}
-
-variable "nat_gateway_per_az" {
-  description = "One NAT gateway per AZ (production) or a single shared one (staging, cheaper, loses egress if its AZ fails)."
+variable "multi_region" {
+  description = <<-EOT
+    This stack is one region of a multi-region environment (environments/production/region, applied once per region).
+    The table is then not created here: the global root (environments/production/global) owns the global table and
+    its replicas, and this stack makes the KMS key of its region's replica (output table_kms_key_arn), scopes the task
+    role to the replica in its own region, and puts the region into every account-wide or alarm name.
+  EOT
   type        = bool
+  default     = false
 }
 
-variable "certificate_arn" {
-  description = "ACM certificate for the HTTPS listener (same region as the stack)."
-  type        = string
-}
-
+# On its own, not in an object: it is the one input that changes with every release, and the registry-first step of a
+# first deployment leaves it unset (null) while it applies the registry and CI roles only (-target), which never read it.
 variable "image_digest" {
   description = "Digest of the image to run, sha256:<64 hex>, as recorded by the CI image workflow. Tags are not accepted. Never null: only the registry-first step of a first deployment, which does not build the service, leaves it unset."
   type        = string
@@ -45,120 +43,73 @@ variable "image_digest" {
   }
 }
 
-variable "cpu_architecture" {
-  description = "CPU architecture of the tasks (ARM64 is cheaper per vCPU on Fargate)."
-  type        = string
-  default     = "ARM64"
-}
-
-variable "task_cpu" {
-  description = "Task CPU units."
-  type        = number
-  default     = 256
-}
-
-variable "task_memory" {
-  description = "Task memory in MiB."
-  type        = number
-  default     = 512
-}
-
-variable "min_capacity" {
-  description = "Fewest tasks autoscaling keeps running."
-  type        = number
-}
-
-variable "max_capacity" {
-  description = "Most tasks autoscaling may run."
-  type        = number
-}
-
-variable "log_retention_days" {
-  description = "Retention of the application, flow and WAF log groups."
-  type        = number
-  default     = 30
-}
-
-variable "deletion_protection" {
-  description = "Protect the DynamoDB table and the ALB from deletion. On in production."
-  type        = bool
-}
-
-variable "force_destroy" {
-  description = "Let destroy remove a non-empty ECR repository and log bucket. Only for throw-away environments."
-  type        = bool
-  default     = false
-}
-
-variable "github_repository" {
-  description = "GitHub repository (OWNER/NAME) whose Actions may deploy this environment; also where alarm runbook links point."
-  type        = string
-}
-
-variable "github_deploy_subjects" {
-  description = "OIDC subjects (after repo:OWNER/NAME:) allowed to assume the deploy role; defaults to the GitHub environment of the same name, plus the main branch (the image workflow) where images are pushed rather than promoted."
-  type        = list(string)
-  default     = null
-}
-
 variable "image_source_repository_arn" {
   description = "ECR repository this environment's deploy job copies images from before rolling them out (production: staging's ecr_repository_arn). null: the image workflow pushes to this environment's repository."
   type        = string
   default     = null
 }
 
-variable "terraform_state_bucket" {
-  description = "State bucket (bootstrap output bucket_name); the Terraform plan role may read this environment's state in it."
-  type        = string
-}
-
-variable "terraform_state_kms_key_arn" {
-  description = "KMS key of the state bucket (bootstrap output kms_key_arn)."
-  type        = string
-}
-
-variable "alarm_emails" {
-  description = "Email addresses subscribed to the alert topic."
-  type        = list(string)
-  default     = []
-}
-
-variable "enable_waf" {
-  description = "Attach WAFv2 to the ALB."
-  type        = bool
-  default     = true
-}
-
-variable "waf_rate_limit" {
-  description = "Requests per 5 minutes per client IP before WAF blocks it."
-  type        = number
-  default     = 1000
-}
-
-variable "enable_autoscaling" {
-  description = "Emulator switch: create the autoscaling target and policies. Always true in AWS; moto cannot list their tags."
-  type        = bool
-  default     = true
-}
-
-variable "collector_image" {
-  description = "ADOT collector image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task."
-  type        = string
-}
-
-variable "enable_prometheus_alertmanager" {
-  description = "Emulator switch: create the Prometheus workspace's Alertmanager definition. Always true in AWS; moto lacks its API."
-  type        = bool
-  default     = true
-}
-
-variable "multi_region" {
+variable "ci" {
   description = <<-EOT
-    This stack is one region of a multi-region environment (environments/production/region, applied once per region).
-    The table is then not created here: the global root (environments/production/global) owns the global table and
-    its replicas, and this stack makes the KMS key of its region's replica (output table_kms_key_arn), scopes the task
-    role to the replica in its own region, and puts the region into every account-wide or alarm name.
+    The roots' ci input, passed whole. github_repository (OWNER/NAME): whose Actions may deploy this environment, and
+    where alarm runbook links point. terraform_state: the state bucket and its KMS key (bootstrap outputs bucket_name,
+    kms_key_arn), where the Terraform plan role may read this environment's state. deploy_subjects: OIDC subjects
+    (after repo:OWNER/NAME:) allowed to assume the deploy role; null means the GitHub environment of this stack, plus
+    the main branch (the image workflow) where images are pushed rather than promoted. Other attributes of the roots'
+    object (allowed_account_ids, the provider's guard) are not used here.
   EOT
-  type        = bool
-  default     = false
+  type = object({
+    github_repository = string
+    terraform_state   = object({ bucket = string, kms_key_arn = string })
+    deploy_subjects   = optional(list(string))
+  })
+}
+
+variable "network" {
+  description = "The environment's VPC: vpc_cidr, its IPv4 range; nat_gateway_per_az, one NAT gateway per AZ (production) or a single shared one (staging: cheaper, loses egress if its AZ fails)."
+  type = object({
+    vpc_cidr           = string
+    nat_gateway_per_az = bool
+  })
+}
+
+variable "load_balancer" {
+  description = "The ALB: certificate_arn, the ACM certificate of its HTTPS listener (same region as the stack); waf_rate_limit, requests per 5 minutes per client IP before its WAF blocks the client."
+  type = object({
+    certificate_arn = string
+    waf_rate_limit  = optional(number, 1000)
+  })
+}
+
+variable "service" {
+  description = <<-EOT
+    The ECS service: min_capacity and max_capacity, the tasks autoscaling keeps running; cpu (units) and memory (MiB)
+    of each task and its cpu_architecture (ARM64 is cheaper per vCPU on Fargate); collector_image, the ADOT collector
+    image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task.
+  EOT
+  type = object({
+    min_capacity     = number
+    max_capacity     = number
+    collector_image  = string
+    cpu              = optional(number, 256)
+    memory           = optional(number, 512)
+    cpu_architecture = optional(string, "ARM64")
+  })
+}
+
+variable "observability" {
+  description = "alarm_emails: addresses subscribed to the alert topic (each must confirm); log_retention_days: retention of the application, flow, WAF and Prometheus log groups."
+  type = object({
+    alarm_emails       = optional(list(string), [])
+    log_retention_days = optional(number, 30)
+  })
+  default = {}
+}
+
+variable "protection" {
+  description = "deletion_protection: protect the DynamoDB table and the ALB from deletion (on in production); force_destroy: let destroy remove a non-empty ECR repository and access log bucket (only for throw-away environments)."
+  type = object({
+    deletion_protection = bool
+    force_destroy       = optional(bool, false)
+  })
 }

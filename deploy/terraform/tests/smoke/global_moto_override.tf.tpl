@@ -1,4 +1,4 @@
-# Copied next to environments/production/global/main.tf in the scratch copy by scripts/check/30-terraform.sh,
+# Copied next to environments/production/global/main.tf in the scratch copy by scripts/check/terraform/smoke.sh,
 # besides moto_override.tf (which points the default provider at moto). Never placed in the real root.
 
 # Global Accelerator's API and metrics live in us-west-2: here, moto's us-west-2.

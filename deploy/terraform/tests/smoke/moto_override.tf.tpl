@@ -1,4 +1,4 @@
-# Copied next to environments/staging/main.tf in a scratch copy by scripts/check/30-terraform.sh: points the real
+# Copied next to environments/staging/main.tf in a scratch copy by scripts/check/terraform/smoke.sh: points the real
 # staging root at moto on 127.0.0.1 and keeps its state local. Never placed in the real roots.
 terraform {
   backend "local" {}

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # What GitHub does between the steps of deploy/terraform/first-deployment.sh, played against moto by
-# scripts/check/30-terraform.sh: the image workflow's publish job and the deploy workflow's AWS calls. Both run the
+# scripts/check/terraform/smoke.sh: the image workflow's publish job and the deploy workflow's AWS calls. Both run the
 # same .github/scripts the workflows run; the parts that only GitHub's actions do are done here with the aws CLI,
 # the way those actions do them (named below). Needs die, STUB_PYTHON and moto's AWS_ENDPOINT_URL.
 

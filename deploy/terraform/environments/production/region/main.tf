@@ -19,19 +19,17 @@ module "stack" {
 
   environment                 = "production"
   multi_region                = true
-  vpc_cidr                    = var.vpc_cidr
-  nat_gateway_per_az          = true
-  certificate_arn             = var.certificate_arn
   image_digest                = var.image_digest
-  min_capacity                = 3
-  max_capacity                = 12
-  log_retention_days          = 90
-  deletion_protection         = true
-  force_destroy               = false
-  github_repository           = var.ci.github_repository
-  terraform_state_bucket      = var.ci.terraform_state.bucket
-  terraform_state_kms_key_arn = var.ci.terraform_state.kms_key_arn
   image_source_repository_arn = var.staging_repository_arn
-  alarm_emails                = var.alarm_emails
-  collector_image             = var.collector_image
+  ci                          = var.ci
+
+  network       = { vpc_cidr = var.vpc_cidr, nat_gateway_per_az = true }
+  load_balancer = { certificate_arn = var.certificate_arn }
+  service = {
+    min_capacity    = 3
+    max_capacity    = 12
+    collector_image = var.collector_image
+  }
+  observability = { alarm_emails = var.alarm_emails, log_retention_days = 90 }
+  protection    = { deletion_protection = true, force_destroy = false }
 }

@@ -4,22 +4,26 @@ mock_provider "aws" {
 }
 
 variables {
-  name                   = "hello-birthday-staging-deploy"
-  github_repository      = "example/hello-birthday"
-  github_subjects        = ["ref:refs/heads/main", "environment:staging"]
-  repository_arn         = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
-  cluster_arn            = "arn:aws:ecs:eu-west-1:123456789012:cluster/hello-birthday-staging"
-  service_arn            = "arn:aws:ecs:eu-west-1:123456789012:service/hello-birthday-staging/hello-birthday-staging"
-  task_definition_family = "hello-birthday-staging"
-  pass_role_arns         = ["arn:aws:iam::123456789012:role/hello-birthday-staging-task", "arn:aws:iam::123456789012:role/hello-birthday-staging-execution"]
-  terraform_state = {
-    bucket      = "hello-birthday-tfstate-123456789012"
-    key         = "hello-birthday/staging/terraform.tfstate"
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  github_repository = "example/hello-birthday"
+  deploy = {
+    role_name              = "hello-birthday-staging-deploy"
+    subjects               = ["ref:refs/heads/main", "environment:staging"]
+    repository_arn         = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+    cluster_arn            = "arn:aws:ecs:eu-west-1:123456789012:cluster/hello-birthday-staging"
+    service_arn            = "arn:aws:ecs:eu-west-1:123456789012:service/hello-birthday-staging/hello-birthday-staging"
+    task_definition_family = "hello-birthday-staging"
+    pass_role_arns         = ["arn:aws:iam::123456789012:role/hello-birthday-staging-task", "arn:aws:iam::123456789012:role/hello-birthday-staging-execution"]
   }
-  terraform_plan_role_name  = "hello-birthday-staging-terraform-plan"
-  terraform_apply_role_name = "hello-birthday-staging-terraform-apply"
-  terraform_apply_subjects  = ["environment:staging-infra"]
+  terraform = {
+    state = {
+      bucket      = "hello-birthday-tfstate-123456789012"
+      key         = "hello-birthday/staging/terraform.tfstate"
+      kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+    plan_role_name  = "hello-birthday-staging-terraform-plan"
+    apply_role_name = "hello-birthday-staging-terraform-apply"
+    apply_subjects  = ["environment:staging-infra"]
+  }
 }
 
 run "deploy_role_scope" {
@@ -34,15 +38,15 @@ run "deploy_role_scope" {
     error_message = "Tokens must be minted for STS."
   }
   assert {
-    condition     = tolist([for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "PassTaskRoles"][0]) == var.pass_role_arns
+    condition     = tolist([for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "PassTaskRoles"][0]) == var.deploy.pass_role_arns
     error_message = "The role may pass the task and execution roles only."
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "PushImage"][0] == var.repository_arn
+    condition     = [for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "PushImage"][0] == var.deploy.repository_arn
     error_message = "The role may push to the stack's repository only."
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "UpdateService"][0] == var.service_arn
+    condition     = [for s in jsondecode(aws_iam_role_policy.deploy.policy).Statement : s.Resource if s.Sid == "UpdateService"][0] == var.deploy.service_arn
     error_message = "The role may update the stack's service only."
   }
   assert {
@@ -74,10 +78,12 @@ run "image_source_read_only" {
   command = plan
 
   variables {
-    name                        = "hello-birthday-production-deploy"
-    github_subjects             = ["environment:production"]
-    repository_arn              = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-production"
-    image_source_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+    deploy = merge(var.deploy, {
+      role_name                   = "hello-birthday-production-deploy"
+      subjects                    = ["environment:production"]
+      repository_arn              = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-production"
+      image_source_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+    })
   }
 
   assert {
@@ -138,25 +144,25 @@ run "terraform_roles" {
 run "rejects_branch_as_apply_subject" {
   command = plan
   variables {
-    terraform_apply_subjects = ["ref:refs/heads/main"]
+    terraform = merge(var.terraform, { apply_subjects = ["ref:refs/heads/main"] })
   }
-  expect_failures = [var.terraform_apply_subjects]
+  expect_failures = [var.terraform]
 }
 
 run "rejects_image_source_that_is_not_a_repository" {
   command = plan
   variables {
-    image_source_repository_arn = "arn:aws:s3:::hello-birthday-staging"
+    deploy = merge(var.deploy, { image_source_repository_arn = "arn:aws:s3:::hello-birthday-staging" })
   }
-  expect_failures = [var.image_source_repository_arn]
+  expect_failures = [var.deploy]
 }
 
 run "rejects_wildcard_subject" {
   command = plan
   variables {
-    github_subjects = ["ref:refs/heads/*"]
+    deploy = merge(var.deploy, { subjects = ["ref:refs/heads/*"] })
   }
-  expect_failures = [var.github_subjects]
+  expect_failures = [var.deploy]
 }
 
 run "rejects_bad_repository" {

@@ -4,17 +4,30 @@ mock_provider "aws" {
   override_during = plan
 }
 
+# A known ARN lets the WAF run compare the association and the logging configuration with the web ACL at plan time.
+override_resource {
+  target          = aws_wafv2_web_acl.this
+  override_during = plan
+  values          = { arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/hello-birthday-staging/00000000-0000-0000-0000-000000000000" }
+}
+
 variables {
-  name                 = "hello-birthday-staging"
-  vpc_id               = "vpc-0123456789abcdef0"
-  vpc_cidr_block       = "10.20.0.0/16"
-  public_subnet_ids    = ["subnet-a", "subnet-b", "subnet-c"]
-  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-  container_port       = 8080
-  health_check_path    = "/readyz"
-  public_path_patterns = ["/hello/*"]
-  deletion_protection  = false
-  log_kms_key_arn      = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  name = "hello-birthday-staging"
+  network = {
+    vpc_id            = "vpc-0123456789abcdef0"
+    vpc_cidr_block    = "10.20.0.0/16"
+    public_subnet_ids = ["subnet-a", "subnet-b", "subnet-c"]
+  }
+  load_balancer = {
+    certificate_arn     = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    deletion_protection = false
+  }
+  target = {
+    port                 = 8080
+    health_check_path    = "/readyz"
+    public_path_patterns = ["/hello/*"]
+  }
+  waf = { log_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
 }
 
 run "metrics_not_reachable_from_internet" {
@@ -95,19 +108,24 @@ run "waf" {
   command = plan
 
   assert {
-    condition     = length(aws_wafv2_web_acl_association.alb) == 1 && length(aws_wafv2_web_acl_logging_configuration.this) == 1
+    condition = (
+      aws_wafv2_web_acl_association.alb.resource_arn == aws_lb.this.arn
+      && aws_wafv2_web_acl_association.alb.web_acl_arn == aws_wafv2_web_acl.this.arn
+      && aws_wafv2_web_acl_logging_configuration.this.resource_arn == aws_wafv2_web_acl.this.arn
+      && toset(aws_wafv2_web_acl_logging_configuration.this.log_destination_configs) == toset([aws_cloudwatch_log_group.waf.arn])
+    )
     error_message = "WAF must protect the ALB and log."
   }
   assert {
-    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].rate_based_statement) > 0]) == 1
+    condition     = length([for r in aws_wafv2_web_acl.this.rule : r if length(r.statement[0].rate_based_statement) > 0]) == 1
     error_message = "WAF must rate-limit per IP."
   }
   assert {
-    condition     = length([for r in aws_wafv2_web_acl.this[0].rule : r if length(r.statement[0].managed_rule_group_statement) > 0]) >= 3
+    condition     = length([for r in aws_wafv2_web_acl.this.rule : r if length(r.statement[0].managed_rule_group_statement) > 0]) >= 3
     error_message = "WAF must use AWS managed rule groups."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.waf[0].retention_in_days > 0
+    condition     = aws_cloudwatch_log_group.waf.retention_in_days > 0
     error_message = "WAF logs need a retention."
   }
 }
@@ -115,7 +133,7 @@ run "waf" {
 run "production_protection" {
   command = plan
   variables {
-    deletion_protection = true
+    load_balancer = merge(var.load_balancer, { deletion_protection = true })
   }
   assert {
     condition     = aws_lb.this.enable_deletion_protection
@@ -126,33 +144,25 @@ run "production_protection" {
 run "rejects_metrics_pattern" {
   command = plan
   variables {
-    public_path_patterns = ["/metrics"]
+    target = merge(var.target, { public_path_patterns = ["/metrics"] })
   }
-  expect_failures = [var.public_path_patterns]
+  expect_failures = [var.target]
 }
 
 run "rejects_catch_all_pattern" {
   command = plan
   variables {
-    public_path_patterns = ["/*"]
+    target = merge(var.target, { public_path_patterns = ["/*"] })
   }
-  expect_failures = [var.public_path_patterns]
-}
-
-run "rejects_old_tls_policy" {
-  command = plan
-  variables {
-    ssl_policy = "ELBSecurityPolicy-2016-08"
-  }
-  expect_failures = [var.ssl_policy]
+  expect_failures = [var.target]
 }
 
 run "rejects_non_acm_certificate" {
   command = plan
   variables {
-    certificate_arn = "arn:aws:iam::123456789012:server-certificate/legacy"
+    load_balancer = merge(var.load_balancer, { certificate_arn = "arn:aws:iam::123456789012:server-certificate/legacy" })
   }
-  expect_failures = [var.certificate_arn]
+  expect_failures = [var.load_balancer]
 }
 
 run "alb_idle_timeout_is_the_input_the_service_is_tied_to" {

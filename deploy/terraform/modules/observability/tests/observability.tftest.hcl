@@ -4,14 +4,16 @@ mock_provider "aws" {
 }
 
 variables {
-  name                    = "hello-birthday-staging"
-  environment             = "staging"
-  runbook_url             = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
-  alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
-  target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
-  cluster_name            = "hello-birthday-staging"
-  service_name            = "hello-birthday-staging"
-  table_name              = "hello-birthday-staging"
+  name        = "hello-birthday-staging"
+  environment = "staging"
+  runbook_url = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
+  watched = {
+    alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
+    target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
+    cluster_name            = "hello-birthday-staging"
+    service_name            = "hello-birthday-staging"
+    table_name              = "hello-birthday-staging"
+  }
 }
 
 run "alarms" {
@@ -101,18 +103,6 @@ run "prometheus_workspace" {
   assert {
     condition     = output.prometheus_remote_write_url == "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/api/v1/remote_write"
     error_message = "The collectors write to the workspace's remote-write endpoint."
-  }
-}
-
-run "alertmanager_behind_emulator_switch" {
-  command = plan
-  variables {
-    enable_prometheus_alertmanager = false
-  }
-
-  assert {
-    condition     = length(aws_prometheus_alert_manager_definition.this) == 0 && aws_prometheus_rule_group_namespace.slo.workspace_id == aws_prometheus_workspace.this.id
-    error_message = "The emulator switch drops only the Alertmanager definition."
   }
 }
 

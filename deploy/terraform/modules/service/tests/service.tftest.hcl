@@ -5,29 +5,39 @@ mock_provider "aws" {
 }
 
 variables {
-  name                     = "hello-birthday-staging"
-  image                    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
-  repository_arn           = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
-  container_port           = 8080
-  liveness_path            = "/healthz"
-  min_capacity             = 2
-  max_capacity             = 4
-  vpc_id                   = "vpc-0123456789abcdef0"
-  private_subnet_ids       = ["subnet-a", "subnet-b", "subnet-c"]
-  alb_security_group_id    = "sg-0alb"
-  target_group_arn         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hello-birthday-staging/0123456789abcdef"
-  alb_arn_suffix           = "app/hello-birthday-staging/0123456789abcdef"
-  target_group_arn_suffix  = "targetgroup/hello-birthday-staging/0123456789abcdef"
-  table_name               = "hello-birthday-staging"
-  table_arn                = "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging"
-  log_kms_key_arn          = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-  deployment_alarm_names   = ["hello-birthday-staging-target-5xx-rate"]
-  alb_idle_timeout_seconds = 60
-
-  collector_image             = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
-  collector_config            = "exporters:\n  prometheusremotewrite:\n    endpoint: $${env:AMP_REMOTE_WRITE_URL}\n"
-  prometheus_workspace_arn    = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-00000000-0000-0000-0000-000000000000"
-  prometheus_remote_write_url = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/api/v1/remote_write"
+  name = "hello-birthday-staging"
+  container = {
+    image          = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+    repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+    port           = 8080
+    liveness_path  = "/healthz"
+  }
+  autoscaling = { min_capacity = 2, max_capacity = 4 }
+  network = {
+    vpc_id             = "vpc-0123456789abcdef0"
+    private_subnet_ids = ["subnet-a", "subnet-b", "subnet-c"]
+  }
+  load_balancer = {
+    security_group_id       = "sg-0alb"
+    target_group_arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hello-birthday-staging/0123456789abcdef"
+    arn_suffix              = "app/hello-birthday-staging/0123456789abcdef"
+    target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
+    idle_timeout_seconds    = 60
+  }
+  table = {
+    name = "hello-birthday-staging"
+    arn  = "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-staging"
+  }
+  observability = {
+    log_kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    deployment_alarm_names = ["hello-birthday-staging-target-5xx-rate"]
+  }
+  collector = {
+    image            = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
+    config           = "exporters:\n  prometheusremotewrite:\n    endpoint: $${env:AMP_REMOTE_WRITE_URL}\n"
+    workspace_arn    = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-00000000-0000-0000-0000-000000000000"
+    remote_write_url = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/api/v1/remote_write"
+  }
 }
 
 run "deployment_settings" {
@@ -128,7 +138,7 @@ run "collector_sidecar" {
     error_message = "The collector is not essential and has its own memory limit: its failure must not stop the service."
   }
   assert {
-    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[1].image == var.collector_image
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[1].image == var.collector.image
     error_message = "The collector runs the image given by digest."
   }
   assert {
@@ -142,8 +152,8 @@ run "collector_sidecar" {
   }
   assert {
     condition = toset(jsondecode(aws_ecs_task_definition.this.container_definitions)[1].environment) == toset([
-      { name = "AMP_REMOTE_WRITE_URL", value = var.prometheus_remote_write_url },
-      { name = "AOT_CONFIG_CONTENT", value = var.collector_config },
+      { name = "AMP_REMOTE_WRITE_URL", value = var.collector.remote_write_url },
+      { name = "AOT_CONFIG_CONTENT", value = var.collector.config },
       { name = "AWS_REGION", value = "eu-west-1" },
     ])
     error_message = "The collector gets its configuration, the workspace endpoint and the region, nothing else."
@@ -151,7 +161,7 @@ run "collector_sidecar" {
   assert {
     condition = (
       jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement[0].Action == "aps:RemoteWrite"
-      && jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement[0].Resource == var.prometheus_workspace_arn
+      && jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement[0].Resource == var.collector.workspace_arn
       && length(jsondecode(aws_iam_role_policy.task_remote_write.policy).Statement) == 1
     )
     error_message = "The task may only remote-write, and only to its workspace."
@@ -161,9 +171,9 @@ run "collector_sidecar" {
 run "rejects_collector_tag" {
   command = plan
   variables {
-    collector_image = "public.ecr.aws/aws-observability/aws-otel-collector:latest"
+    collector = merge(var.collector, { image = "public.ecr.aws/aws-observability/aws-otel-collector:latest" })
   }
-  expect_failures = [var.collector_image]
+  expect_failures = [var.collector]
 }
 
 run "least_privilege_task_role" {
@@ -224,23 +234,23 @@ run "autoscaling" {
 run "rejects_image_tag" {
   command = plan
   variables {
-    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging:latest"
+    container = merge(var.container, { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-birthday-staging:latest" })
   }
-  expect_failures = [var.image]
+  expect_failures = [var.container]
 }
 
 run "rejects_root_user" {
   command = plan
   variables {
-    container_user = "0:0"
+    container = merge(var.container, { user = "0:0" })
   }
-  expect_failures = [var.container_user]
+  expect_failures = [var.container]
 }
 
 run "rejects_stop_timeout_shorter_than_shutdown_grace" {
   command = plan
   variables {
-    stop_timeout = 20
+    timeouts = { stop_timeout_seconds = 20 }
   }
   expect_failures = [aws_ecs_task_definition.this]
 }
@@ -249,7 +259,7 @@ run "rejects_stop_timeout_without_the_fixed_shutdown_bound" {
   command = plan
   variables {
     # 20 s grace + 0 s drain + 5 s fixed bound = 25 s: 24 s would SIGKILL a bounded shutdown.
-    stop_timeout = 24
+    timeouts = { stop_timeout_seconds = 24 }
   }
   expect_failures = [aws_ecs_task_definition.this]
 }
@@ -270,7 +280,7 @@ run "service_idle_timeout_outlasts_the_alb" {
 run "rejects_service_idle_timeout_not_above_the_alb" {
   command = plan
   variables {
-    idle_timeout_seconds = 60
+    timeouts = { idle_timeout_seconds = 60 }
   }
   expect_failures = [aws_ecs_task_definition.this]
 }
@@ -278,15 +288,15 @@ run "rejects_service_idle_timeout_not_above_the_alb" {
 run "rejects_single_task" {
   command = plan
   variables {
-    min_capacity = 1
+    autoscaling = { min_capacity = 1, max_capacity = 4 }
   }
-  expect_failures = [var.min_capacity]
+  expect_failures = [var.autoscaling]
 }
 
 run "rejects_privileged_port" {
   command = plan
   variables {
-    container_port = 80
+    container = merge(var.container, { port = 80 })
   }
-  expect_failures = [var.container_port]
+  expect_failures = [var.container]
 }

@@ -28,19 +28,25 @@ override_resource {
 }
 
 variables {
-  environment         = "staging"
-  vpc_cidr            = "10.20.0.0/16"
-  nat_gateway_per_az  = false
-  certificate_arn     = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-  image_digest        = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
-  min_capacity        = 2
-  max_capacity        = 4
-  deletion_protection = false
-  github_repository   = "example/hello-birthday"
-  collector_image     = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
-
-  terraform_state_bucket      = "hello-birthday-tfstate-123456789012"
-  terraform_state_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  environment  = "staging"
+  image_digest = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+  # As the roots pass it: whole, with the attributes the stack does not use.
+  ci = {
+    github_repository = "example/hello-birthday"
+    terraform_state = {
+      bucket      = "hello-birthday-tfstate-123456789012"
+      kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+    allowed_account_ids = ["123456789012"]
+  }
+  network       = { vpc_cidr = "10.20.0.0/16", nat_gateway_per_az = false }
+  load_balancer = { certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555" }
+  service = {
+    min_capacity    = 2
+    max_capacity    = 4
+    collector_image = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
+  }
+  protection = { deletion_protection = false }
 }
 
 # deploy/service-contract.json is what the Rust tests read too; each value is asserted against the file itself.
@@ -166,12 +172,10 @@ run "production_is_protected" {
   command = plan
 
   variables {
-    environment         = "production"
-    vpc_cidr            = "10.30.0.0/16"
-    nat_gateway_per_az  = true
-    deletion_protection = true
-    min_capacity        = 3
-    max_capacity        = 12
+    environment = "production"
+    network     = { vpc_cidr = "10.30.0.0/16", nat_gateway_per_az = true }
+    protection  = { deletion_protection = true }
+    service     = merge(var.service, { min_capacity = 3, max_capacity = 12 })
   }
 
   assert {

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The moto smoke test of deploy/terraform, started by scripts/check/30-terraform.sh (which writes the Terraform CLI
+# configuration and exports TF_CLI_CONFIG_FILE, TF_PLUGIN_CACHE_DIR and TF_CHECK_STARTED first):
+#
+#   scripts/check/terraform/smoke.sh SCRATCH_DIR
+#
+# In a scratch copy of deploy/ and .github/ under SCRATCH_DIR, against moto on 127.0.0.1, it runs the first
+# deployment as deploy/terraform/first-deployment.sh runs it, step by step in the order `first-deployment.sh steps`
+# prints, plays what GitHub does between the steps (deploy/terraform/tests/smoke/workflows.sh), checks what the apply
+# rendered (deploy/terraform/tests/rendered/), then that a second plan of every root is empty, that staging destroys
+# to an empty state, and that production still plans clean without it.
+#
+# Its inputs are the files in deploy/terraform/tests/smoke/, and nothing else: the roots' terraform.tfvars
+# (smoke.tfvars, bootstrap.tfvars, global.tfvars), the one-region regions.json, and the override files that point the
+# providers at moto and set what each module leaves out on the emulator (deploy/terraform/README.md, "Emulator
+# exclusions"). Each terraform command's output is in a log under SCRATCH_DIR; a failure prints its end.
+set -euo pipefail
+# shellcheck source=../../lib/tools.sh
+source "$(dirname "$0")/../../lib/tools.sh"
+cd "$ROOT"
+
+smoke="${1:?usage: smoke.sh SCRATCH_DIR}"
+TF_DIR="$ROOT/deploy/terraform"
+SMOKE_INPUTS="$TF_DIR/tests/smoke"
+SMOKE_TIMEOUT=480 # seconds for each step, and for the destroy
+
+phase() { log "smoke: $1 (+$(($(date +%s) - ${TF_CHECK_STARTED:-$(date +%s)}))s)"; }
+# fail LOG MESSAGE: the end of LOG, then MESSAGE.
+fail() { tail -40 "$1" >&2; die "$2 (log: $1)"; }
+
+phase "scratch copy and moto"
+rm -rf "$smoke" && mkdir -p "$smoke/deploy"
+# A scratch copy keeps the emulator overrides and state out of the real roots; the contract file sits where the
+# stack module expects it, and .github/scripts where first-deployment.sh finds them.
+cp "$ROOT/deploy/service-contract.json" "$ROOT/deploy/entry-point.json" "$smoke/deploy/"
+# One production region on the emulator (deploy/terraform/README.md, "Emulator exclusions").
+cp "$SMOKE_INPUTS/regions.json" "$smoke/deploy/"
+# The stack reads the generated Prometheus rules, the Alertmanager definition and the collector config from here.
+cp -r "$ROOT/deploy/monitoring" "$smoke/deploy/"
+tar -C "$ROOT/deploy" --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl -cf - terraform | tar -C "$smoke/deploy" -xf -
+cp -r "$ROOT/.github" "$smoke/.github"
+smoke_tf="$smoke/deploy/terraform"
+first_deployment="$smoke_tf/first-deployment.sh"
+
+# Installed on first use only (a fresh clone), beside moto's; parliament is needed last.
+start_group bash -c "source scripts/lib/tools.sh && ensure_venv awscli" >"$smoke/awscli-install.log" 2>&1
+awscli_install=$GROUP_PID
+start_group bash -c "source scripts/lib/tools.sh && ensure_venv parliament" >"$smoke/parliament-install.log" 2>&1
+parliament_install=$GROUP_PID
+
+port="$(free_port)"
+# The Terraform plan role attaches the AWS managed ReadOnlyAccess policy: moto knows AWS managed policies only when
+# asked to load them. moto runs no containers: MOTO_ECS_SERVICE_RUNNING is how many tasks it reports running.
+MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ECS_SERVICE_RUNNING=3 start_moto "$port" "$smoke/moto.log"
+on_exit "kill $MOTO_PID 2>/dev/null || true"
+moto_url="http://127.0.0.1:$port"
+# Every AWS call of the steps and of the .github/scripts goes to moto, with fake credentials.
+STUB_PYTHON="$(ensure_venv moto)/python"
+wait "$awscli_install" || fail "$smoke/awscli-install.log" "installing the aws CLI failed"
+export AWS_ENDPOINT_URL="$moto_url" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+  AWS_REGION=us-east-1 AUTO_APPROVE=1 STUB_PYTHON
+unset AWS_PROFILE AWS_SESSION_TOKEN
+PATH="$(ensure_venv awscli):$SMOKE_INPUTS/stubs:$PATH"
+
+cert_arn="$(aws acm request-certificate --domain-name hello.example.com --query CertificateArn --output text)"
+sed "s#@MOTO_URL@#$moto_url#" "$SMOKE_INPUTS/moto_override.tf.tpl" >"$smoke/moto_override.tf"
+for dir in bootstrap environments/staging environments/production/region environments/production/global; do
+  cp "$smoke/moto_override.tf" "$smoke_tf/$dir/moto_override.tf"
+done
+sed "s#@MOTO_URL@#$moto_url#" "$SMOKE_INPUTS/global_moto_override.tf.tpl" >"$smoke_tf/environments/production/global/global_moto_override.tf"
+cp "$SMOKE_INPUTS/service_moto_override.tf.tpl" "$smoke_tf/modules/service/moto_override.tf"
+cp "$SMOKE_INPUTS/observability_moto_override.tf.tpl" "$smoke_tf/modules/observability/moto_override.tf"
+cp "$SMOKE_INPUTS/bootstrap.tfvars" "$smoke_tf/bootstrap/terraform.tfvars"
+for env in staging production/region; do
+  { cat "$SMOKE_INPUTS/smoke.tfvars"; echo "certificate_arn = \"$cert_arn\""; } >"$smoke_tf/environments/$env/terraform.tfvars"
+done
+cp "$SMOKE_INPUTS/global.tfvars" "$smoke_tf/environments/production/global/terraform.tfvars"
+
+# What GitHub does between the steps, played against moto: the image workflow's publish job, and the deploy
+# workflow's AWS calls (tests/smoke/workflows.sh).
+# shellcheck source=../../../deploy/terraform/tests/smoke/workflows.sh
+source "$SMOKE_INPUTS/workflows.sh"
+
+commit="0123456789abcdef0123456789abcdef01234567"
+digest=""
+n=0
+while read -r step args; do
+  n=$((n + 1))
+  args="${args//COMMIT_SHA/$commit}"
+  args="${args//DIGEST/$digest}"
+  phase "step $n: $step $args"
+  case "$step" in
+    image) digest="$(play_image_workflow "$smoke_tf" "$commit")" ;;
+    rollout) play_deploy_workflow "$smoke_tf" "$digest"; continue ;;
+  esac
+  # In a process group of its own that stops with this script: timeout moves the step into a new group, which a
+  # signal to this script's group would not reach.
+  # shellcheck disable=SC2086 # args are words
+  run_group timeout "$SMOKE_TIMEOUT" "$first_deployment" "$step" $args >"$smoke/step-$n.log" 2>&1 ||
+    fail "$smoke/step-$n.log" "first-deployment.sh $step $args failed against moto"
+  [ "$step" != image ] || [ "$(tail -1 "$smoke/step-$n.log")" = "$digest" ] || die "step image found $(tail -1 "$smoke/step-$n.log"), not $digest"
+done < <("$first_deployment" steps)
+
+phase "the emulator left out its exclusions and nothing else (the modules' emulator_excludes overrides)"
+staging_state="$(terraform -chdir="$smoke_tf/environments/staging" state list)"
+for want in module.observability.aws_prometheus_rule_group_namespace.slo module.service.aws_ecs_service.this; do
+  grep -qxF "module.stack.$want" <<<"$staging_state" || die "staging's emulated apply lacks $want"
+done
+! grep -E 'aws_prometheus_alert_manager_definition|aws_appautoscaling_' <<<"$staging_state" ||
+  die "the emulated apply created what the smoke override files exclude (above)"
+
+smoke_region="$(jq -r '.production[0].region' "$smoke/deploy/regions.json")"
+smoke_vpc_cidr="$(jq -r '.production[0].vpc_cidr' "$smoke/deploy/regions.json")"
+staging_repository_arn="$(terraform -chdir="$smoke_tf/environments/staging" output -raw ecr_repository_arn)"
+
+# start_plan NAME ROOT [ARG...]: a second plan of environments/ROOT in the background (its own process group, stopped
+# if this script ends first), its output in plan-NAME.log; sets PLAN_PID.
+start_plan() {
+  local name="$1" dir="$smoke_tf/environments/$2"
+  shift 2
+  start_group terraform -chdir="$dir" plan -detailed-exitcode -input=false -no-color "$@" >"$smoke/plan-$name.log" 2>&1
+  PLAN_PID=$GROUP_PID
+}
+# plan_is_clean NAME PID: that plan must find nothing to do.
+plan_is_clean() {
+  local log="$smoke/plan-$1.log" rc=0
+  wait "$2" || rc=$?
+  [ "$rc" -eq 0 ] || { grep -E '^  #|will be|must be' "$log" >&2 || tail -40 "$log" >&2; die "second plan of $1 is not clean (exit $rc, log: $log)"; }
+}
+
+# The second plans only read (and refresh) the states, so they run beside the checks of what the apply rendered;
+# staging's destroy waits for both, and production's plan after it proves that production needs nothing of staging.
+phase "second plans of staging and of the global root, beside the checks of what the apply rendered"
+start_plan staging staging "-var=image_digest=$digest"
+staging_plan=$PLAN_PID
+start_plan global production/global "-var=regions=[\"$smoke_region\"]"
+global_plan=$PLAN_PID
+
+phase "policies and the ECR lifecycle rule, as the apply rendered them"
+wait "$parliament_install" || fail "$smoke/parliament-install.log" "installing parliament failed"
+rendered="$TF_DIR/tests/rendered"
+applied=("$smoke_tf/bootstrap" "$smoke_tf/environments/staging" "$smoke_tf/environments/production/region")
+(cd "$rendered" && "$(ensure_venv parliament)/python" lint_policies.py "${applied[@]}") ||
+  die "parliament found problems in the policies above (accept one only with #parliament:skip=ISSUE:reason next to it)"
+(cd "$rendered" && python3 wiring.py "${applied[@]:1}") || die "the deploy role names ARNs the apply did not create"
+(cd "$rendered" && python3 -m unittest -q test_ecr_lifecycle 2>&1 | tail -1 >&2 && python3 ecr_lifecycle.py "${applied[@]:1}") ||
+  die "the ECR lifecycle policy does not keep the intended number of builds"
+
+plan_is_clean staging "$staging_plan"
+phase "destroy staging"
+# The second plan has just refreshed every resource of staging: the destroy need not read them again.
+run_group timeout "$SMOKE_TIMEOUT" terraform -chdir="$smoke_tf/environments/staging" destroy -refresh=false -auto-approve -input=false -no-color "-var=image_digest=$digest" >"$smoke/destroy.log" 2>&1 ||
+  fail "$smoke/destroy.log" "destroy of staging against moto failed"
+grep -E '^Destroy complete' "$smoke/destroy.log" >&2
+left="$(terraform -chdir="$smoke_tf/environments/staging" state list 2>/dev/null | wc -l)"
+[ "$left" -eq 0 ] || die "$left resources left in staging's state after destroy"
+
+phase "after staging is gone, production still plans clean (its CI roles trust bootstrap's OIDC provider)"
+start_plan region production/region "-var=image_digest=$digest" "-var=staging_repository_arn=$staging_repository_arn" \
+  "-var=region=$smoke_region" "-var=vpc_cidr=$smoke_vpc_cidr"
+plan_is_clean region "$PLAN_PID"
+plan_is_clean global "$global_plan"
+phase "passed"
