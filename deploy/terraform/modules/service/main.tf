@@ -3,10 +3,11 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
+  contract = jsondecode(file("${path.module}/../../../service-contract.json"))
   # After SIGTERM the service exits within drain delay + grace + a fixed bound on closing the
-  # store, flushing logs and stopping the runtime (SHUTDOWN_OVERHEAD in src/lifecycle.rs). ECS
-  # must not SIGKILL it before that.
-  shutdown_overhead_seconds = 5
+  # store, flushing logs and stopping the runtime (SHUTDOWN_OVERHEAD in src/lifecycle.rs, equal
+  # to the contract's figure by a Rust test). ECS must not SIGKILL it before that.
+  shutdown_overhead_seconds = local.contract.shutdown_overhead_seconds
   stop_timeout_ok           = var.timeouts.stop_timeout_seconds > var.timeouts.drain_delay_seconds + var.timeouts.shutdown_grace_seconds + local.shutdown_overhead_seconds
 
   # The task must keep idle keep-alive connections open longer than the ALB does, so the ALB
@@ -261,7 +262,7 @@ resource "aws_ecs_task_definition" "this" {
   lifecycle {
     precondition {
       condition     = local.stop_timeout_ok
-      error_message = "timeouts.stop_timeout_seconds must exceed drain_delay_seconds + shutdown_grace_seconds + 5 (the service's fixed shutdown bound), or ECS kills tasks mid-shutdown."
+      error_message = "timeouts.stop_timeout_seconds must exceed drain_delay_seconds + shutdown_grace_seconds + ${local.shutdown_overhead_seconds} (the service's fixed shutdown bound, shutdown_overhead_seconds in deploy/service-contract.json), or ECS kills tasks mid-shutdown."
     }
     precondition {
       condition     = local.idle_timeout_ok
