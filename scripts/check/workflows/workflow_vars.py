@@ -59,6 +59,8 @@ def outputs(root: pathlib.Path) -> set[str]:
     if re.search(r'^output\s+"workflow"\s*\{[^}]*module\.stack\.workflow', text, re.M | re.S):
         stack = (TERRAFORM / "modules/stack/outputs.tf").read_text()
         body = re.search(r'^output\s+"workflow"\s*\{.*?value\s*=\s*\{(.*?)\n  \}', stack, re.M | re.S)
+        if body is None:
+            sys.exit("modules/stack/outputs.tf: the workflow output is no longer a `value = { ... }` object to read")
         names |= {f"workflow.{key}" for key in re.findall(r"^\s+([a-z0-9_]+)\s*=", body.group(1), re.M)}
     return names
 
