@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::store::DatabaseUrl;
+use crate::store::{DatabaseUrl, postgres};
 use crate::telemetry::TelemetryArgs;
 
 #[derive(Debug, Parser)]
@@ -25,7 +25,8 @@ pub enum Command {
     /// Ask a running server whether it is alive; exit 0 if so, 1 if not (for container health checks).
     Healthcheck(HealthcheckArgs),
     /// Create the store's table for local development (succeeds if it exists). Production
-    /// DynamoDB tables come from Terraform; `serve` never creates them.
+    /// DynamoDB tables come from Terraform; `serve` never creates them. On PostgreSQL, creates
+    /// or migrates the schema: run it with the migration role before `serve`.
     CreateTable(CreateTableArgs),
     /// Load users from the previous system's JSON file, `{"alice": {"dateOfBirth": "1990-05-01"}}`.
     /// Invalid records are listed on stderr and make the exit code non-zero; the valid ones are
@@ -63,13 +64,71 @@ pub struct ExportArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Where users are stored: `sqlite://PATH` (created on first start) or `dynamodb://TABLE`.
+    /// Where users are stored: `sqlite://PATH` (created on first start), `dynamodb://TABLE`, or
+    /// `postgres://USER@HOST[:PORT][,HOST2[:PORT]...]/DATABASE?sslmode=verify-full&...`
+    /// (docs/postgres.md). Printed with its password hidden; its environment value is never shown.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "sqlite://hello-birthday.db"
+        default_value = "sqlite://hello-birthday.db",
+        hide_env_values = true,
+        value_parser = DatabaseUrlParser
     )]
     pub database_url: DatabaseUrl,
+
+    /// PostgreSQL only: a file holding the password (a mounted Kubernetes Secret, say), read
+    /// again for every new connection, so a rotated password is used without a restart.
+    /// Otherwise the password comes from the URL or `PGPASSWORD`.
+    #[arg(long, env = "DATABASE_PASSWORD_FILE")]
+    pub database_password_file: Option<PathBuf>,
+
+    /// PostgreSQL only: most connections this process opens. Across all replicas, keep the
+    /// total below the server's `max_connections`.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = NonZeroUsize::new(postgres::DEFAULT_POOL_SIZE).expect("not zero"))]
+    pub database_pool_size: NonZeroUsize,
+}
+
+impl DatabaseArgs {
+    /// The URL with the settings that come from the other flags.
+    pub fn url(&self) -> DatabaseUrl {
+        match &self.database_url {
+            DatabaseUrl::Postgres(url) => DatabaseUrl::Postgres(
+                url.clone()
+                    .with_password_file(self.database_password_file.clone())
+                    .with_pool_size(Some(self.database_pool_size)),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Parses `--database-url` without repeating it in the error, as clap would: it may hold a
+/// password.
+#[derive(Debug, Clone, Copy)]
+struct DatabaseUrlParser;
+
+impl clap::builder::TypedValueParser for DatabaseUrlParser {
+    type Value = DatabaseUrl;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _argument: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DatabaseUrl, clap::Error> {
+        let invalid = |reason: &dyn std::fmt::Display| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid --database-url: {reason}\n"),
+            )
+            .with_cmd(command)
+        };
+        value
+            .to_str()
+            .ok_or_else(|| invalid(&"not valid UTF-8"))?
+            .parse()
+            .map_err(|e: crate::store::DatabaseUrlError| invalid(&e))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -162,5 +221,45 @@ mod tests {
     fn command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_database_url_is_reported_without_repeating_it() {
+        let error = Cli::try_parse_from([
+            "hello-birthday",
+            "serve",
+            "--database-url",
+            "postgres://app:hunter2@db:x/hello",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("invalid --database-url"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn postgres_settings_join_the_url() {
+        let Command::Export(args) = Cli::parse_from([
+            "hello-birthday",
+            "export",
+            "--database-url",
+            "postgres://app@db/hello",
+            "--database-password-file",
+            "/run/secrets/db",
+            "--database-pool-size",
+            "3",
+        ])
+        .command
+        else {
+            unreachable!("parsed the export subcommand")
+        };
+        let DatabaseUrl::Postgres(url) = args.database.url() else {
+            unreachable!("a postgres URL")
+        };
+        assert_eq!(
+            url.password_file(),
+            Some(std::path::Path::new("/run/secrets/db"))
+        );
+        assert_eq!(url.pool_size(), NonZeroUsize::new(3));
     }
 }

@@ -29,7 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         address = %server.local_addr()?,
-        database = %args.database.database_url,
+        database = %args.database.url(),
         "ready to serve"
     );
     server
@@ -42,7 +42,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// Opens the store named on the command line and binds the listener.
 async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
     let options = StoreOptions::serve(NonZeroUsize::new(args.read_cache_users));
-    let store = store::open(&args.database.database_url, options).await?;
+    let store = store::open(&args.database.url(), options).await?;
     let limits = Limits {
         request_timeout: args.request_timeout,
         body_limit: args.body_limit,

@@ -2,6 +2,7 @@
 
 pub mod dynamodb;
 mod instrumented;
+pub mod postgres;
 pub mod sqlite;
 mod url;
 
@@ -157,6 +158,9 @@ pub async fn open(url: &DatabaseUrl, options: StoreOptions) -> anyhow::Result<Ar
         DatabaseUrl::DynamoDb { table } => {
             Box::new(dynamodb::DynamoDbStore::connect(table, options.purpose).await?)
         }
+        DatabaseUrl::Postgres(url) => {
+            Box::new(postgres::PostgresStore::connect(url, options.purpose).await?)
+        }
     };
     Ok(Arc::new(Instrumented::new(store)))
 }
@@ -168,6 +172,9 @@ pub async fn open_read_only(url: &DatabaseUrl) -> anyhow::Result<Box<dyn UserSca
         DatabaseUrl::Sqlite(path) => Box::new(sqlite::ReadOnlyDatabase::open(path).await?),
         DatabaseUrl::DynamoDb { table } => {
             Box::new(dynamodb::DynamoDbStore::connect(table, Purpose::Bulk).await?)
+        }
+        DatabaseUrl::Postgres(url) => {
+            Box::new(postgres::PostgresStore::connect(url, Purpose::Bulk).await?)
         }
     })
 }
@@ -201,6 +208,7 @@ pub async fn create_table(url: &DatabaseUrl) -> anyhow::Result<TableCreated> {
                 TableCreated::Created
             })
         }
+        DatabaseUrl::Postgres(url) => postgres::PostgresStore::create_table(url).await,
     }
 }
 

@@ -4,18 +4,21 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::postgres::{PostgresUrl, PostgresUrlError};
+
 /// A parsed `--database-url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
     DynamoDb { table: String },
+    Postgres(PostgresUrl),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatabaseUrlError {
-    #[error("expected sqlite://PATH or dynamodb://TABLE")]
+    #[error("expected sqlite://PATH, dynamodb://TABLE or postgres://USER@HOST/DATABASE")]
     NotAUrl,
-    #[error("unknown scheme {0:?}: expected sqlite or dynamodb")]
+    #[error("unknown scheme {0:?}: expected sqlite, dynamodb, postgres or postgresql")]
     UnknownScheme(String),
     #[error("sqlite:// needs a file path, e.g. sqlite://hello-birthday.db")]
     MissingPath,
@@ -25,6 +28,8 @@ pub enum DatabaseUrlError {
     NotAFile(String),
     #[error("{0:?} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)")]
     BadTableName(String),
+    #[error("postgres:// URL: {0}")]
+    Postgres(#[from] PostgresUrlError),
 }
 
 impl FromStr for DatabaseUrl {
@@ -40,6 +45,8 @@ impl FromStr for DatabaseUrl {
                 table: rest.to_owned(),
             }),
             "dynamodb" => Err(DatabaseUrlError::BadTableName(rest.to_owned())),
+            "postgres" => Ok(Self::Postgres(PostgresUrl::parse("postgres", rest)?)),
+            "postgresql" => Ok(Self::Postgres(PostgresUrl::parse("postgresql", rest)?)),
             other => Err(DatabaseUrlError::UnknownScheme(other.to_owned())),
         }
     }
@@ -65,6 +72,7 @@ impl fmt::Display for DatabaseUrl {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
             Self::DynamoDb { table } => write!(f, "dynamodb://{table}"),
+            Self::Postgres(url) => url.fmt(f),
         }
     }
 }
@@ -96,6 +104,24 @@ mod tests {
     }
 
     #[test]
+    fn parses_postgres_urls_and_prints_them_without_the_password() {
+        for text in [
+            "postgres://app:hunter2@db1:5432,db2:5432/hello",
+            "postgresql://app:hunter2@db1:5432,db2:5432/hello",
+        ] {
+            let url: DatabaseUrl = text.parse().expect("valid");
+            let shown = url.to_string();
+            assert!(matches!(url, DatabaseUrl::Postgres(_)));
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!format!("{url:?}").contains("hunter2"));
+            assert!(
+                shown.ends_with("://app:***@db1:5432,db2:5432/hello"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
     fn rejects_what_it_cannot_open() {
         assert_eq!(
             "users.db".parse::<DatabaseUrl>(),
@@ -106,9 +132,13 @@ mod tests {
             Err(DatabaseUrlError::MissingPath)
         );
         assert_eq!(
-            "postgres://x".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::UnknownScheme("postgres".into()))
+            "mysql://x".parse::<DatabaseUrl>(),
+            Err(DatabaseUrlError::UnknownScheme("mysql".into()))
         );
+        assert!(matches!(
+            "postgres://app@db:x/hello".parse::<DatabaseUrl>(),
+            Err(DatabaseUrlError::Postgres(_))
+        ));
         assert!(matches!(
             "dynamodb://a/b".parse::<DatabaseUrl>(),
             Err(DatabaseUrlError::BadTableName(_))

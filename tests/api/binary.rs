@@ -328,7 +328,7 @@ mod bad_configuration {
             "--listen",
             "127.0.0.1:0",
             "--database-url",
-            "postgres://db/users",
+            "mysql://db/users",
         ]);
         assert_one_clear_line(&output, "unknown scheme");
     }
@@ -336,7 +336,10 @@ mod bad_configuration {
     #[test]
     fn unparseable_url() {
         let output = run_serve(&["--listen", "127.0.0.1:0", "--database-url", "not a url"]);
-        assert_one_clear_line(&output, "expected sqlite://PATH or dynamodb://TABLE");
+        assert_one_clear_line(
+            &output,
+            "expected sqlite://PATH, dynamodb://TABLE or postgres://USER@HOST/DATABASE",
+        );
     }
 
     #[test]
