@@ -334,6 +334,69 @@ mod dynamodb_failures {
     }
 }
 
+/// The same failures on PostgreSQL, through the public API: the store is opened as `serve`
+/// opens it (it starts, not ready, when the server cannot be reached).
+mod postgres_failures {
+    use super::*;
+    use hello_birthday::store::{DatabaseUrl, StoreOptions};
+
+    async fn open(url: &str) -> std::sync::Arc<dyn UserStore> {
+        let url: DatabaseUrl = url.parse().expect("valid URL");
+        hello_birthday::store::open(&url, StoreOptions::serve(None))
+            .await
+            .expect("serving starts while the server cannot be reached")
+    }
+
+    fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable_at_once() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let store = open(&format!("postgres://app@127.0.0.1:{port}/hello")).await;
+        assert!(matches!(store.health(), Health::NotReady(_)));
+        let started = Instant::now();
+        assert_unavailable(store.get(&name("alice")).await);
+        assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
+        // Accepts connections and then says nothing, as a hung host does.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let store = open(&format!("postgres://app@{address}/hello")).await;
+        let started = Instant::now();
+        assert_unavailable(store.get(&name("alice")).await);
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(8),
+            "gave up only after {waited:?}"
+        );
+        silent.abort();
+    }
+}
+
 /// What SQLite's file on disk may go through while a process has it open.
 mod sqlite_files {
     use super::*;
