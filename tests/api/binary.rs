@@ -5,7 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::server::{self, BINARY, RunningServer};
+use crate::common::server::{self, BINARY, RunningServer, status, status_becomes};
 use crate::common::{SqliteDatabase, TestDatabase};
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -50,15 +50,6 @@ async fn greeting(
         status,
         body["message"].as_str().unwrap_or_default().to_owned(),
     )
-}
-
-/// The status of a GET of `path`, for the operations endpoints.
-async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
-    http.get(server.url(path))
-        .send()
-        .await
-        .expect("GET")
-        .status()
 }
 
 pub async fn data_survives_a_restart(database: &dyn TestDatabase) {
@@ -686,24 +677,6 @@ mod store_health {
     use super::*;
     use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
     use hello_birthday::store::Purpose;
-
-    /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
-    async fn status_becomes(
-        http: &reqwest::Client,
-        server: &RunningServer,
-        path: &str,
-        wanted: StatusCode,
-        within: Duration,
-    ) -> StatusCode {
-        let deadline = Instant::now() + within;
-        loop {
-            let seen = status(http, server, path).await;
-            if seen == wanted || Instant::now() > deadline {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
 
     /// Every instance of a deploy may start at the same moment on a file that does not
     /// exist yet: each must create, switch to WAL and migrate without tripping on the others.

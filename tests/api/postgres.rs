@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 
 use crate::common::TestDatabase;
 use crate::common::postgres::{self, PostgresDatabase, PrivateServer, Server};
-use crate::common::server::{self, BINARY, RunningServer};
+use crate::common::server::{self, BINARY, RunningServer, status, status_becomes};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -90,30 +90,14 @@ async fn put(http: &reqwest::Client, server: &RunningServer, user: &str) -> Stat
         .status()
 }
 
-async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
+async fn body(http: &reqwest::Client, server: &RunningServer, path: &str) -> String {
     http.get(server.url(path))
         .send()
         .await
         .expect("GET")
-        .status()
-}
-
-/// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
-async fn status_becomes(
-    http: &reqwest::Client,
-    server: &RunningServer,
-    path: &str,
-    wanted: StatusCode,
-    within: Duration,
-) -> StatusCode {
-    let deadline = Instant::now() + within;
-    loop {
-        let seen = status(http, server, path).await;
-        if seen == wanted || Instant::now() > deadline {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        .text()
+        .await
+        .expect("a text body")
 }
 
 /// A login role with a password, its name made unique (roles belong to the whole server).
@@ -384,14 +368,7 @@ mod credentials {
         let mut running = server::start(&Target::new(url.clone()), &[]).await;
         let http = client();
         assert_eq!(put(&http, &running, "alice").await, StatusCode::NO_CONTENT);
-        let metrics = http
-            .get(running.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = body(&http, &running, "/metrics").await;
         assert!(!metrics.contains(&secret));
         running.terminate();
         running.wait_exit().await;
@@ -497,48 +474,46 @@ mod tls {
         let ours = format!("sslrootcert={}", our_ca.display());
         let theirs = format!("sslrootcert={}", their_ca.display());
 
-        let good = create_table(
-            server,
-            "localhost",
-            name,
-            &format!("sslmode=verify-full&{ours}"),
-        );
-        assert!(good.status.success(), "{}", stderr(&good));
-        let wrong_name = create_table(
-            server,
-            "127.0.0.1",
-            name,
-            &format!("sslmode=verify-full&{ours}"),
-        );
-        assert_one_clear_line(&wrong_name, "certificate not valid for name \"127.0.0.1\"");
-        let wrong_authority = create_table(
-            server,
-            "localhost",
-            name,
-            &format!("sslmode=verify-full&{theirs}"),
-        );
-        assert_one_clear_line(&wrong_authority, "UnknownIssuer");
-        let mozilla = create_table(server, "localhost", name, "sslmode=verify-full");
-        assert_one_clear_line(&mozilla, "UnknownIssuer");
-        // verify-ca checks the chain and not the name.
-        let any_name = create_table(
-            server,
-            "127.0.0.1",
-            name,
-            &format!("sslmode=verify-ca&{ours}"),
-        );
-        assert!(any_name.status.success(), "{}", stderr(&any_name));
-        let other_ca = create_table(
-            server,
-            "127.0.0.1",
-            name,
-            &format!("sslmode=verify-ca&{theirs}"),
-        );
-        assert_one_clear_line(&other_ca, "UnknownIssuer");
-        // require and prefer encrypt without checking, as libpq does.
-        for mode in ["require", "prefer"] {
-            let unchecked = create_table(server, "127.0.0.1", name, &format!("sslmode={mode}"));
-            assert!(unchecked.status.success(), "{mode}: {}", stderr(&unchecked));
+        let with = |mode: &str, roots: &str| format!("sslmode={mode}&{roots}");
+        let cases = [
+            ("localhost", with("verify-full", &ours), None),
+            (
+                "127.0.0.1",
+                with("verify-full", &ours),
+                Some("certificate not valid for name \"127.0.0.1\""),
+            ),
+            (
+                "localhost",
+                with("verify-full", &theirs),
+                Some("UnknownIssuer"),
+            ),
+            // The Mozilla roots compiled in do not know a test's authority.
+            (
+                "localhost",
+                "sslmode=verify-full".into(),
+                Some("UnknownIssuer"),
+            ),
+            // verify-ca checks the chain and not the name.
+            ("127.0.0.1", with("verify-ca", &ours), None),
+            (
+                "127.0.0.1",
+                with("verify-ca", &theirs),
+                Some("UnknownIssuer"),
+            ),
+            // require and prefer encrypt without checking, as libpq does.
+            ("127.0.0.1", "sslmode=require".into(), None),
+            ("127.0.0.1", "sslmode=prefer".into(), None),
+        ];
+        for (host, parameters, failure) in cases {
+            let output = create_table(server, host, name, &parameters);
+            match failure {
+                None => assert!(
+                    output.status.success(),
+                    "{host} {parameters}: {}",
+                    stderr(&output)
+                ),
+                Some(expected) => assert_one_clear_line(&output, expected),
+            }
         }
 
         // The serving path, verified in full, and encrypted as the server sees it.
@@ -589,16 +564,20 @@ mod outages {
     /// The readiness window (6 s) plus a probe or two.
     const NOTICED_WITHIN: Duration = Duration::from_secs(20);
 
-    async fn serving(server: &mut PrivateServer) -> (PostgresDatabase, RunningServer) {
+    /// Takes the server away with `outage`, checks what a client and the probes see, brings
+    /// it back with `recovery`, and checks that the same process serves again.
+    async fn outage_and_recovery(
+        outage: impl FnOnce(&mut PrivateServer),
+        recovery: impl AsyncFnOnce(&mut PrivateServer),
+    ) {
+        let mut server = PrivateServer::start().await;
         let database = server.server.fresh_database().await;
         let running = server::start(&database, &[]).await;
         let http = client();
         assert_eq!(put(&http, &running, "alice").await, StatusCode::NO_CONTENT);
         assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
-        (database, running)
-    }
 
-    async fn assert_fast_503s(http: &reqwest::Client, running: &RunningServer) {
+        outage(&mut server);
         for method in [reqwest::Method::GET, reqwest::Method::PUT] {
             let started = Instant::now();
             let response = http
@@ -619,66 +598,40 @@ mod outages {
             );
             assert!(took < FAST_503, "{method} took {took:?}");
         }
-    }
-
-    async fn assert_recovers(http: &reqwest::Client, running: &RunningServer) {
         assert_eq!(
-            status_becomes(http, running, "/readyz", StatusCode::OK, NOTICED_WITHIN).await,
+            status_becomes(
+                &http,
+                &running,
+                "/readyz",
+                StatusCode::SERVICE_UNAVAILABLE,
+                NOTICED_WITHIN
+            )
+            .await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
+
+        recovery(&mut server).await;
+        assert_eq!(
+            status_becomes(&http, &running, "/readyz", StatusCode::OK, NOTICED_WITHIN).await,
             StatusCode::OK,
             "ready again, same process"
         );
-        assert_eq!(status(http, running, "/hello/alice").await, StatusCode::OK);
-        assert_eq!(put(http, running, "bob").await, StatusCode::NO_CONTENT);
+        assert_eq!(
+            status(&http, &running, "/hello/alice").await,
+            StatusCode::OK
+        );
+        assert_eq!(put(&http, &running, "bob").await, StatusCode::NO_CONTENT);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stopped_server_gives_fast_503s_and_the_same_process_recovers() {
-        let mut server = PrivateServer::start().await;
-        let (_database, running) = serving(&mut server).await;
-        let http = client();
-
-        server.stop();
-        assert_fast_503s(&http, &running).await;
-        assert_eq!(
-            status_becomes(
-                &http,
-                &running,
-                "/readyz",
-                StatusCode::SERVICE_UNAVAILABLE,
-                NOTICED_WITHIN
-            )
-            .await,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
-
-        server.run().await;
-        assert_recovers(&http, &running).await;
+        outage_and_recovery(PrivateServer::stop, async |server| server.run().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_frozen_server_gives_fast_503s_and_the_same_process_recovers() {
-        let mut server = PrivateServer::start().await;
-        let (_database, running) = serving(&mut server).await;
-        let http = client();
-
-        server.freeze();
-        assert_fast_503s(&http, &running).await;
-        assert_eq!(
-            status_becomes(
-                &http,
-                &running,
-                "/readyz",
-                StatusCode::SERVICE_UNAVAILABLE,
-                NOTICED_WITHIN
-            )
-            .await,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
-
-        server.thaw();
-        assert_recovers(&http, &running).await;
+        outage_and_recovery(|server| server.freeze(), async |server| server.thaw()).await;
     }
 
     /// Started while the server is down, the service serves (not ready) and becomes ready
@@ -797,14 +750,7 @@ async fn pool_use_is_in_the_metrics() {
     assert_eq!(put(&http, &running, "alice").await, StatusCode::NO_CONTENT);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = http
-            .get(running.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = body(&http, &running, "/metrics").await;
         let reported = metrics.contains(r#"store_pool_max_connections{backend="postgres"} 3"#)
             && metrics.contains(r#"store_pool_connections{backend="postgres",state="idle"}"#)
             && metrics.contains(

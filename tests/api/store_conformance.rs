@@ -213,28 +213,47 @@ per_backend!(
     ],
 );
 
+fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+}
+
+/// A port nothing listens on: bound, then let go.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// Accepts connections and then says nothing, like a black-holed endpoint or a hung host.
+/// Stops listening when the task is aborted.
+async fn silent_listener() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (address, task)
+}
+
 /// Failures particular to a networked store: they must become `Unavailable` (503 with
 /// Retry-After) quickly, never a hang or a 500.
 mod dynamodb_failures {
     use super::*;
     use common::dynamodb::{random_table_name, store_at};
 
-    fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
-        assert!(
-            matches!(outcome, Err(StoreError::Unavailable(_))),
-            "{outcome:?}"
-        );
-    }
-
     #[tokio::test]
     async fn a_refused_connection_is_unavailable() {
-        // Bind then drop: nothing listens on this port afterwards.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
         let store = store_at(
-            &format!("http://127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{}", closed_port()),
             &random_table_name(),
             Purpose::Serve,
         )
@@ -246,17 +265,7 @@ mod dynamodb_failures {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_unavailable_within_the_operation_timeout() {
-        // Accepts connections and then says nothing, like a black-holed endpoint.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let silent = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = listener.accept().await {
-                held.push(socket);
-            }
-        });
+        let (address, silent) = silent_listener().await;
         let store = store_at(
             &format!("http://{address}"),
             &random_table_name(),
@@ -347,20 +356,9 @@ mod postgres_failures {
             .expect("serving starts while the server cannot be reached")
     }
 
-    fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
-        assert!(
-            matches!(outcome, Err(StoreError::Unavailable(_))),
-            "{outcome:?}"
-        );
-    }
-
     #[tokio::test]
     async fn a_refused_connection_is_unavailable_at_once() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let store = open(&format!("postgres://app@127.0.0.1:{port}/hello")).await;
+        let store = open(&format!("postgres://app@127.0.0.1:{}/hello", closed_port())).await;
         assert!(matches!(store.health(), Health::NotReady(_)));
         let started = Instant::now();
         assert_unavailable(store.get(&name("alice")).await);
@@ -374,17 +372,7 @@ mod postgres_failures {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
-        // Accepts connections and then says nothing, as a hung host does.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let silent = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = listener.accept().await {
-                held.push(socket);
-            }
-        });
+        let (address, silent) = silent_listener().await;
         let store = open(&format!("postgres://app@{address}/hello")).await;
         let started = Instant::now();
         assert_unavailable(store.get(&name("alice")).await);

@@ -30,14 +30,18 @@ pub fn connector(url: &PostgresUrl) -> anyhow::Result<MakeRustlsConnect> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match (url.sslmode(), url.sslrootcert()) {
         (SslMode::VerifyFull, roots) => full(roots, &provider)?,
-        (SslMode::VerifyCa, roots) => Arc::new(ChainOnly(full(roots, &provider)?)),
-        (SslMode::Prefer | SslMode::Require, Some(roots)) => {
-            Arc::new(ChainOnly(full(Some(roots), &provider)?))
-        }
-        (SslMode::Prefer | SslMode::Require | SslMode::Disable, None) => {
-            Arc::new(Unverified(provider.clone()))
-        }
-        (SslMode::Disable, Some(_)) => Arc::new(Unverified(provider.clone())),
+        (SslMode::VerifyCa, roots) => Arc::new(Lenient {
+            chain: Some(full(roots, &provider)?),
+            provider: provider.clone(),
+        }),
+        (SslMode::Prefer | SslMode::Require, Some(roots)) => Arc::new(Lenient {
+            chain: Some(full(Some(roots), &provider)?),
+            provider: provider.clone(),
+        }),
+        (SslMode::Prefer | SslMode::Require | SslMode::Disable, _) => Arc::new(Lenient {
+            chain: None,
+            provider: provider.clone(),
+        }),
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -48,7 +52,7 @@ pub fn connector(url: &PostgresUrl) -> anyhow::Result<MakeRustlsConnect> {
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// The standard check: chain to a trusted root, and the name in the URL.
+/// The standard check (`verify-full`): chain to a trusted root, and the name in the URL.
 fn full(
     roots: Option<&RootCerts>,
     provider: &Arc<CryptoProvider>,
@@ -83,12 +87,18 @@ fn bundle(path: &Path) -> anyhow::Result<RootCertStore> {
     Ok(store)
 }
 
-/// `verify-ca`: the chain must reach a trusted root; the name it was issued for is not checked
-/// (Cloud SQL's per-instance certificates, for one, name the instance rather than its address).
+/// Less than `verify-full`: with a `chain`, the certificate must chain to a trusted root
+/// whatever name it was issued for (`verify-ca`; Cloud SQL's per-instance certificates, for
+/// one, name the instance rather than its address); without, it is not checked at all
+/// (`prefer` and `require`, as libpq does). Either way the handshake's signatures are
+/// verified, so the session keys belong to whoever holds the certificate's key.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -97,11 +107,11 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // The name is checked last, once the chain is known to be good.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -115,52 +125,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a bundle: encrypted, the peer unchecked, as libpq does.
-/// The handshake's signatures are still verified, so the session keys belong to whoever holds
-/// the certificate's key.
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -174,12 +143,14 @@ impl ServerCertVerifier for Unverified {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

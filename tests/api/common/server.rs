@@ -98,6 +98,37 @@ async fn wait_until_ready(
     addr
 }
 
+/// The status of a GET of `path`, for the operations endpoints.
+pub async fn status(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    path: &str,
+) -> reqwest::StatusCode {
+    http.get(server.url(path))
+        .send()
+        .await
+        .expect("GET")
+        .status()
+}
+
+/// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
+pub async fn status_becomes(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    path: &str,
+    wanted: reqwest::StatusCode,
+    within: Duration,
+) -> reqwest::StatusCode {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let seen = status(http, server, path).await;
+        if seen == wanted || tokio::time::Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl RunningServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
