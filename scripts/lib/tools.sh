@@ -69,15 +69,15 @@ ensure_postgres() {
   "$ROOT/scripts/lib/postgres-server.sh" bin >/dev/null
 }
 
-# start_postgres PORT DIR LOGFILE: a throwaway PostgreSQL server (scripts/lib/postgres-server.sh) on
-# 127.0.0.1:PORT, its data in DIR/data; waits until it accepts connections. Sets POSTGRES_PID. The caller
-# stops it (kill -INT "$POSTGRES_PID", a fast shutdown) and removes DIR.
+# start_postgres PORT DIR LOGFILE [durable]: a throwaway PostgreSQL server (scripts/lib/postgres-server.sh) on
+# 127.0.0.1:PORT, its data in DIR/data (fsync off unless `durable`, which benchmarks use); waits until it accepts
+# connections. Sets POSTGRES_PID. The caller stops it (kill -INT "$POSTGRES_PID", a fast shutdown), removes DIR.
 start_postgres() {
-  local port="$1" dir="$2" logfile="$3" server="$ROOT/scripts/lib/postgres-server.sh" bin
+  local port="$1" dir="$2" logfile="$3" durable="${4:-}" server="$ROOT/scripts/lib/postgres-server.sh" bin
   ensure_postgres
   bin="$("$server" bin)"
   chmod 755 "$dir"
-  "$server" init "$dir/data"
+  "$server" init "$dir/data" "$durable"
   "$server" run "$dir/data" "$port" >"$logfile" 2>&1 &
   POSTGRES_PID=$!
   for _ in $(seq 1 150); do

@@ -343,6 +343,38 @@ mod dynamodb_failures {
     }
 }
 
+/// A backup taken while the service keeps writing holds one moment of the table: no user half
+/// updated, none written after the export began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_export_reads_one_snapshot_while_writes_go_on() {
+    let (store, _database) = common::postgres::fresh_store().await;
+    let before: Vec<User> = (0..3000)
+        .map(|i| user(&common::nth_name(i), "1990-01-01"))
+        .collect();
+    store.put_many(&before).await.expect("put_many");
+    let mut scan = store.scan();
+    let first = scan.try_next().await.expect("first page").expect("a page");
+    let after: Vec<User> = (0..4000)
+        .map(|i| user(&common::nth_name(i), "2000-02-02"))
+        .collect();
+    store
+        .put_many(&after)
+        .await
+        .expect("writes during the export");
+    let mut exported = first;
+    while let Some(page) = scan.try_next().await.expect("page") {
+        exported.extend(page);
+    }
+    drop(scan);
+    assert_eq!(exported.len(), before.len(), "users added after it began");
+    assert!(
+        exported.iter().all(|u| u.birth_date == born("1990-01-01")),
+        "a user updated after the export began"
+    );
+    assert_eq!(contents(store.as_ref()).await.len(), after.len());
+    store.close().await;
+}
+
 /// The same failures on PostgreSQL, through the public API: the store is opened as `serve`
 /// opens it (it starts, not ready, when the server cannot be reached).
 mod postgres_failures {
