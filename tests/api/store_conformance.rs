@@ -405,7 +405,7 @@ mod postgres_failures {
     #[tokio::test]
     async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
         let (address, silent) = silent_listener().await;
-        let store = open(&format!("postgres://app@{address}/hello")).await;
+        let store = open(&format!("postgres://app@{address}/hello?connect_timeout=1")).await;
         let started = Instant::now();
         assert_unavailable(store.get(&name("alice")).await);
         let waited = started.elapsed();

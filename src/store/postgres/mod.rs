@@ -59,8 +59,8 @@ const WRITE_CONCURRENCY: usize = 2;
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 /// Ready while something succeeded this recently: three probes, as for DynamoDB.
 pub const READY_WINDOW: Duration = Duration::from_secs(6);
-/// How long `serve` waits at start for the server and for the schema (a `create-table`
-/// started at the same moment may still be running).
+/// How long `serve` waits at start for the schema (a `create-table` started at the same
+/// moment may still be running).
 const STARTUP_PATIENCE: Duration = Duration::from_secs(5);
 const STARTUP_RETRY: Duration = Duration::from_millis(200);
 
@@ -90,10 +90,11 @@ impl Drop for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Opens a pool on `url`. For `serve`, waits up to a few seconds for the server and the
-    /// schema: a missing schema, a wrong password or a certificate that does not verify stop
-    /// the process, while a server that cannot be reached yet only leaves it not ready.
-    /// Batch jobs need both at once.
+    /// Opens a pool on `url` and checks the schema. For `serve`, a schema that is not there
+    /// yet is waited for a few seconds (a `create-table` started at the same moment); then a
+    /// missing schema, a wrong password or a certificate that does not verify stop the
+    /// process, while a server that cannot be reached only leaves it not ready until it can
+    /// be. Batch jobs need the server and the schema at once.
     pub async fn connect(url: &PostgresUrl, purpose: Purpose) -> anyhow::Result<Self> {
         let shared = Arc::new(Shared::new(url, purpose)?);
         let patience = match purpose {
@@ -157,7 +158,7 @@ impl Shared {
     }
 
     /// Connects and reads the schema's version, trying again for up to `patience` while the
-    /// server cannot be reached or the schema is not there yet.
+    /// schema is not there yet.
     async fn check_schema(&self, patience: Duration) -> anyhow::Result<Reached> {
         let give_up = Instant::now() + patience;
         loop {
@@ -168,11 +169,8 @@ impl Shared {
                     return Err(anyhow::Error::new(error))
                         .with_context(|| format!("cannot open {}", self.target));
                 }
-                Err(error) if out_of_time => return Ok(Reached::No(error)),
-                Err(_) => {
-                    tokio::time::sleep(STARTUP_RETRY).await;
-                    continue;
-                }
+                // Waiting would only delay the start: the probe takes over from here.
+                Err(error) => return Ok(Reached::No(error)),
             };
             let found = schema::found(&client)
                 .await
