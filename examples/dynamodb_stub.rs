@@ -1,6 +1,6 @@
 //! A stand-in for DynamoDB that answers from memory at tens of thousands of calls per second over
 //! keep-alive connections, for measuring the service's own CPU per request on its DynamoDB path
-//! (scripts/bench/capacity.py). The emulator the tests use, moto, serves a few hundred calls per
+//! (scripts/harness/capacity.py). The emulator the tests use, moto, serves a few hundred calls per
 //! second and closes every connection, so against it the service idles and pays a new connection
 //! per call, neither of which happens against DynamoDB. This stub is for that measurement only:
 //! it stores nothing and checks nothing.

@@ -1,4 +1,4 @@
-//! Open-loop load generator for the overload figures of scripts/bench/bench.py: requests arrive at a
+//! Open-loop load generator for the overload figures of scripts/harness/bench.py: requests arrive at a
 //! fixed rate whether or not earlier ones were answered, as they do from a load balancer in front of
 //! many users. A closed-loop tool (wrk, hey) waits for an answer before sending the next request, so
 //! its offered load falls to whatever the server manages and load shedding is never exercised.
@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Sends RATE requests per second for SECONDS, GET or PUT (METHOD) to random users among USERS, named
-//! as scripts/bench/bench.py imports them. Each request goes out on an idle keep-alive connection or,
+//! as scripts/harness/bench.py imports them. Each request goes out on an idle keep-alive connection or,
 //! when every connection is busy, on a new one, as a load balancer does; so the number of connections
 //! grows with the requests the server holds. Latency counts from the request's scheduled arrival, so
 //! time spent waiting for a connection is included. Prints one JSON object: per-status counts, client

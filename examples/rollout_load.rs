@@ -1,4 +1,4 @@
-//! Load generator for the rollout harness (scripts/rollout/rollout.py): steady, paced, mixed GET/PUT
+//! Load generator for the rollout harness (scripts/harness/rollout.py): steady, paced, mixed GET/PUT
 //! traffic from many keep-alive clients, recording every write the service acknowledged.
 //!
 //! ```text

@@ -17,6 +17,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -118,7 +119,7 @@ def collector() -> None:
 
     service = config["service"]
     pipelines = service["pipelines"]
-    used = {"receivers": set(), "processors": set(), "exporters": set()}
+    used: dict[str, set[str]] = {"receivers": set(), "processors": set(), "exporters": set()}
     for name, pipeline in pipelines.items():
         for kind in used:
             for component in pipeline.get(kind, []):
@@ -166,7 +167,7 @@ def alertmanager(out_file: Path, webhook: str | None) -> None:
     out_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def live(config: dict, webhook: str) -> None:
+def live(config: dict[str, Any], webhook: str) -> None:
     """The same routes and inhibitions on the live check's clock; receivers post to the local webhook."""
     for receiver in config["receivers"]:
         receiver.pop("sns_configs")

@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 import diagrams
-from diagrams import Cluster, Diagram, Edge
+from diagrams import Cluster, Diagram, Edge, Node
 from diagrams.aws.compute import ECR, Fargate
 from diagrams.aws.database import Dynamodb
 from diagrams.aws.general import Users
@@ -51,7 +51,7 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
-def regional_stack(region: str, primary: bool, font: dict) -> dict:
+def regional_stack(region: str, primary: bool, font: dict[str, str]) -> dict[str, Node]:
     """One region's copy of modules/stack and its replica: the same shape in every region of the list."""
     role = "primary: table's region, images pushed here" if primary else "replica region"
     with Cluster(f"{region} ({role})", graph_attr=font):

@@ -8,4 +8,4 @@ cd "$ROOT"
 ensure_apt wrk wrk
 ensure_apt taskset util-linux
 # Its own process group: on Ctrl-C or SIGTERM the measurement, the service, wrk and the stub all stop.
-run_group python3 scripts/bench/capacity.py "$@"
+run_group python3 -m harness.capacity "$@"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Connection flood against the release binary: 1 000 silent and 200 slow-header connections held open while
 # normal traffic runs; fails unless every one of them is closed within the header-read timeout + 2 s, no
-# normal request fails and the service's peak RSS stays under 128 MiB (scripts/rollout/flood.py,
+# normal request fails and the service's peak RSS stays under 128 MiB (scripts/harness/flood.py,
 # docs/rollout.md). Wall time about 25 s after the release builds (shared with the rollout check). Arguments
-# go to flood.py, e.g. `--silent 5000`.
+# go to the flood, e.g. `--silent 5000`.
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
@@ -12,5 +12,5 @@ log "release build: the image's static binary and the load generator"
 release="$(scripts/rollout/build-release.sh)"
 
 log "connection flood"
-run_group python3 scripts/rollout/flood.py --binary "$release/hello-birthday" \
+run_group python3 -m harness.flood --binary "$release/hello-birthday" \
   --loadgen "$release/examples/rollout_load" "$@"

@@ -6,6 +6,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS="$ROOT/.tools"
 mkdir -p "$TOOLS/bin"
 export PATH="$TOOLS/bin:$PATH"
+# The Python harness (scripts/harness) is a package: checks run its entry points as `python3 -m harness.NAME`,
+# with whichever interpreter they need (the system's, or a venv's with the libraries a check uses).
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -42,7 +45,7 @@ ensure_apt() {
 
 # free_port: an unused TCP port on 127.0.0.1.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c 'from harness.net import free_port; print(free_port())'
 }
 
 # start_moto PORT LOGFILE: moto's AWS emulator on 127.0.0.1:PORT in the background; waits until it answers.

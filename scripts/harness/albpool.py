@@ -17,10 +17,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from harness import free_port
+from harness import net
 
-# A request sent on a connection idle this long would have found it closed by the service before issue 10's
-# fix (its header-read timer of 10 s also ran on idle connections).
+# A request sent on a connection idle this long would have found it closed by a service whose header-read timer
+# (10 s) also ran on idle connections, as this one's once did.
 OLD_IDLE_LIMIT_S = 10
 
 
@@ -32,9 +32,9 @@ class PoolStats:
     # Requests the balancer sent on a connection the target had closed: each one fails.
     sent_on_closed: int = 0
     # Idle seconds before each request on a reused connection.
-    reuse_gaps: list = field(default_factory=list)
+    reuse_gaps: list[float] = field(default_factory=list)
 
-    def reused_after(self, seconds):
+    def reused_after(self, seconds: float) -> int:
         return sum(1 for gap in self.reuse_gaps if gap > seconds)
 
 
@@ -48,9 +48,11 @@ class _Connection:
 
 
 class AlbConnectionModel:
-    def __init__(self, target_port, idle_s):
+    """A relay on 127.0.0.1:port (a free one) to the target on TARGET_PORT, run by a thread of its own."""
+
+    def __init__(self, target_port: int, idle_s: float) -> None:
         self.target_port, self.idle_s = target_port, idle_s
-        self.port = free_port()
+        self.port = net.free_port()
         self.stats = PoolStats()
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -59,16 +61,16 @@ class AlbConnectionModel:
         if not ready.wait(10):
             raise RuntimeError("the ALB connection model did not start")
 
-    def _run(self, ready):
+    def _run(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
         server = self._loop.run_until_complete(asyncio.start_server(self._relay, "127.0.0.1", self.port))
         ready.set()
         self._loop.run_forever()
         server.close()
 
-    def stop(self):
+    def stop(self) -> None:
         # Relays still open end here, not at garbage collection (which would warn about pending tasks).
-        async def cancel_relays():
+        async def cancel_relays() -> None:
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -78,7 +80,7 @@ class AlbConnectionModel:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
-    async def _relay(self, proxy_reader, proxy_writer):
+    async def _relay(self, proxy_reader: asyncio.StreamReader, proxy_writer: asyncio.StreamWriter) -> None:
         # asyncio's server callback asks a cancelled relay for its exception and prints a traceback, so a
         # relay cancelled by stop() ends normally instead.
         try:
@@ -86,7 +88,7 @@ class AlbConnectionModel:
         except asyncio.CancelledError:
             proxy_writer.transport.abort()
 
-    async def _relay_connection(self, proxy_reader, proxy_writer):
+    async def _relay_connection(self, proxy_reader: asyncio.StreamReader, proxy_writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
         try:
             target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
@@ -107,7 +109,9 @@ class AlbConnectionModel:
         else:
             proxy_writer.close()
 
-    async def _requests(self, proxy_reader, target_writer, conn):
+    async def _requests(
+        self, proxy_reader: asyncio.StreamReader, target_writer: asyncio.StreamWriter, conn: _Connection
+    ) -> None:
         """Balancer to target, until the balancer closes (or sends a request the closed target cannot take)."""
         while data := await _read(proxy_reader):
             if conn.target_closed:
@@ -123,7 +127,9 @@ class AlbConnectionModel:
             target_writer.write(data)
             await target_writer.drain()
 
-    async def _responses(self, target_reader, proxy_writer, conn):
+    async def _responses(
+        self, target_reader: asyncio.StreamReader, proxy_writer: asyncio.StreamWriter, conn: _Connection
+    ) -> None:
         while data := await _read(target_reader):
             conn.outstanding = False
             conn.last = time.monotonic()
@@ -134,13 +140,13 @@ class AlbConnectionModel:
         if conn.outstanding:
             proxy_writer.close()
 
-    async def _idle_limit(self, conn):
+    async def _idle_limit(self, conn: _Connection) -> None:
         while (left := conn.last + self.idle_s - time.monotonic()) > 0 or conn.outstanding:
             await asyncio.sleep(max(left, 0.1))
         self.stats.closed_idle += 1
 
 
-async def _read(reader):
+async def _read(reader: asyncio.StreamReader) -> bytes:
     try:
         return await reader.read(65536)
     except ConnectionError:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measures the service against a bare axum handler with wrk and prints the figures.
 
 Loads BENCH_USERS users through `hello-birthday import`, then drives GET (random users) and
@@ -24,26 +23,24 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 """
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness import ROOT, net, processes, stores
+from harness.stores import Store
+from harness.wrk import Run, names_file, pinned, write_names, wrk
+
 BINARY = ROOT / "target/release/hello-birthday"
 BARE = ROOT / "target/release/examples/bare_hello"
 GENERATOR = ROOT / "target/release/examples/overload_load"
-LUA = ROOT / "scripts/bench/users.lua"
 
 TARGETS = {
     "get_ratio": 0.8,
@@ -56,23 +53,6 @@ TARGETS = {
 SERVER_CPU, LOAD_CPU = "1", "0"
 OVERLOAD_USERS = 1000
 OVERLOAD_FACTORS = (1, 2, 5)
-
-
-def user_name(i: int) -> str:
-    """As tests/api/common/names.rs names them (the Rust load generators include that file); users.lua reads
-    the names this script writes next to the import file (names-N.txt)."""
-    letters = []
-    while True:
-        letters.append(chr(97 + i % 26))
-        i //= 26
-        if i == 0:
-            return "user" + "".join(letters)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build() -> None:
@@ -94,136 +74,22 @@ def build() -> None:
     )
 
 
-def wait_until_answers(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"process exited with {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.001)
-    sys.exit(f"{url} did not answer within {timeout}s")
+def moto(args: argparse.Namespace, name: str) -> Store:
+    """A new table on the moto the wrapper started."""
+    store = stores.dynamodb(BINARY, f"http://127.0.0.1:{args.moto_port}", f"{name}{int(time.time())}")
+    store.create()
+    return store
 
 
-@contextlib.contextmanager
-def running(command: list[str], ready_url: str, env: dict) -> Iterator[tuple[subprocess.Popen, float]]:
-    """A server from start to ready (yields it and the seconds that took), stopped however the block ends."""
-    started = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_answers(ready_url, proc)
-        yield proc, time.monotonic() - started
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM and 30 s to drain; SIGKILL after that."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def exit_on_sigterm() -> None:
-    """SIGTERM unwinds through the finally blocks as Ctrl-C does: servers stopped, scratch folder removed."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def to_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * UNITS[unit]
-
-
-def pinned(cpu: str | None, command: list) -> list:
-    return ["taskset", "-c", cpu, *command] if cpu else command
-
-
-def names_file(workdir: Path, users: int) -> Path:
-    """One username per line, as imported: what users.lua picks from."""
-    return workdir / f"names-{users}.txt"
-
-
-def wrk(base_url: str, method: str, seconds: int, connections: int, names: Path, cpu: str | None = None) -> dict:
-    env = dict(os.environ, BENCH_METHOD=method, BENCH_NAMES=str(names))
-    out = subprocess.run(
-        pinned(
-            cpu,
-            [
-                "wrk",
-                "-t1" if cpu else "-t2",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                str(LUA),
-                base_url,
-            ],
-        ),
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": to_ms(latency["50"]),
-        "p99_ms": to_ms(latency["99"]),
-        "errors": (sum(map(int, socket_errors.groups())) if socket_errors else 0)
-        + (int(non_2xx.group(1)) if non_2xx else 0),
-    }
-
-
-def moto_env(port: int) -> dict:
-    return {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-    }
-
-
-def new_dynamodb_table(env: dict, name: str) -> str:
-    database_url = f"dynamodb://{name}{int(time.time())}"
-    subprocess.run([BINARY, "create-table", "--database-url", database_url], env=env, check=True)
-    return database_url
-
-
-def import_users(database_url: str, users: int, env: dict, workdir: Path) -> float:
+def import_users(store: Store, users: int, workdir: Path) -> float:
     """Imports `users` users and writes their names for users.lua; returns the seconds the import took."""
     # import never creates a store (a typo in a backup job's URL must not pass for an empty backup); create-table
     # makes the SQLite file and is a no-op for a table that exists.
-    subprocess.run(
-        [BINARY, "create-table", "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
-    )
+    store.create()
     users_file = workdir / f"users-{users}.json"
-    names = [user_name(i) for i in range(users)]
-    users_file.write_text(json.dumps(dict.fromkeys(names, {"dateOfBirth": "1990-05-01"})))
-    names_file(workdir, users).write_text("\n".join(names) + "\n")
+    users_file.write_text(json.dumps(dict.fromkeys(write_names(workdir, users), {"dateOfBirth": "1990-05-01"})))
     started = time.monotonic()
-    subprocess.run(
-        [BINARY, "import", users_file, "--database-url", database_url], env=env, check=True, stdout=subprocess.DEVNULL
-    )
+    store.import_users(users_file)
     return time.monotonic() - started
 
 
@@ -233,37 +99,31 @@ def shed_total(base_url: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def open_loop(base_url: str, rate: float, seconds: int) -> dict:
-    out = subprocess.run(
-        pinned(LOAD_CPU, [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET", str(OVERLOAD_USERS)]),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+def open_loop(base_url: str, rate: float, seconds: int) -> dict[str, Any]:
+    argv: list[str | Path] = [GENERATOR, base_url, f"{rate:.0f}", str(seconds), "GET", str(OVERLOAD_USERS)]
+    out = subprocess.run([str(arg) for arg in pinned(LOAD_CPU, argv)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
 def overload(args: argparse.Namespace, workdir: Path) -> None:
-    env = dict(os.environ, LOG_FORMAT="json") | moto_env(args.moto_port)
     # -a: every thread moto already has; the threads it starts per connection inherit the mask.
     subprocess.run(["taskset", "-a", "-c", "-p", SERVER_CPU, str(args.moto_pid)], check=True, stdout=subprocess.DEVNULL)
-    database_url = new_dynamodb_table(env, "overload")
-    import_users(database_url, OVERLOAD_USERS, env, workdir)
+    store = moto(args, "overload")
+    import_users(store, OVERLOAD_USERS, workdir)
+    names = names_file(workdir, OVERLOAD_USERS)
     limits = [f"--max-in-flight={args.max_in_flight}"] if args.max_in_flight else []
     limits += [f"--queue-timeout={args.queue_timeout}"] if args.queue_timeout else []
-    port = free_port()
+    port = net.free_port()
     base = f"http://127.0.0.1:{port}"
-    with running(
-        pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url, *limits]),
+    with processes.serving(
+        pinned(SERVER_CPU, [BINARY, "serve", "--listen", f"127.0.0.1:{port}", *limits]),
         f"{base}/readyz",
-        env,
+        store.environment(LOG_FORMAT="json"),
     ):
-        wrk(base, "GET", 2, args.connections, names_file(workdir, OVERLOAD_USERS), LOAD_CPU)
-        closed_loop = wrk(
-            base, "GET", args.overload_seconds, args.connections, names_file(workdir, OVERLOAD_USERS), LOAD_CPU
-        )
+        wrk(base, "GET", 2, args.connections, names, threads=1, cpu=LOAD_CPU)
+        closed_loop = wrk(base, "GET", args.overload_seconds, args.connections, names, threads=1, cpu=LOAD_CPU)
         # Successful requests only: with a short --queue-timeout, wrk's own connections can be shed.
-        capacity = closed_loop["rps"] - closed_loop["errors"] / args.overload_seconds
+        capacity = closed_loop.rps - closed_loop.errors / args.overload_seconds
         print()
         print(
             f"overload: GET on DynamoDB (moto), service and moto on core {SERVER_CPU}, load on core {LOAD_CPU}; "
@@ -272,7 +132,7 @@ def overload(args: argparse.Namespace, workdir: Path) -> None:
         )
         print(
             f"capacity (wrk, closed loop, {args.connections} connections, {args.overload_seconds}s): "
-            f"{capacity:.0f} ok req/s, p99 {closed_loop['p99_ms']:.0f} ms, {closed_loop['errors']} errors"
+            f"{capacity:.0f} ok req/s, p99 {closed_loop.p99_ms:.0f} ms, {closed_loop.errors} errors"
         )
         print(f"open loop, {args.overload_seconds}s per level:")
         print(
@@ -298,47 +158,46 @@ def overload(args: argparse.Namespace, workdir: Path) -> None:
 
 def compare(args: argparse.Namespace, workdir: Path) -> None:
     """The service against the bare handler, in alternating rounds."""
-    env = dict(os.environ, LOG_FORMAT="json")
     if args.backend == "sqlite":
-        database_url = f"sqlite://{workdir}/bench.db"
+        store = stores.sqlite(BINARY, workdir / "bench.db")
     else:
         if not args.moto_port:
             sys.exit("--backend dynamodb needs --moto-port (scripts/bench/bench.sh starts moto for you)")
-        env.update(moto_env(args.moto_port))
-        database_url = new_dynamodb_table(env, "bench")
-    import_seconds = import_users(database_url, args.users, env, workdir)
+        store = moto(args, "bench")
+    import_seconds = import_users(store, args.users, workdir)
+    names = names_file(workdir, args.users)
 
-    port = free_port()
-    bare_port = free_port()
+    port = net.free_port()
+    bare_port = net.free_port()
     targets = {"service": f"http://127.0.0.1:{port}", "bare": f"http://127.0.0.1:{bare_port}"}
-    runs = {(name, method): [] for name in targets for method in ("GET", "PUT")}
+    runs: dict[tuple[str, str], list[Run]] = {(name, method): [] for name in targets for method in ("GET", "PUT")}
+    env = store.environment(LOG_FORMAT="json")
     with (
-        running(
-            [BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", database_url],
-            f"http://127.0.0.1:{port}/readyz",
-            env,
+        processes.serving(
+            [BINARY, "serve", "--listen", f"127.0.0.1:{port}"], f"http://127.0.0.1:{port}/readyz", env
         ) as (service, startup),
-        running([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env),
+        processes.serving([BARE, f"127.0.0.1:{bare_port}"], f"http://127.0.0.1:{bare_port}/hello/x", env),
     ):
         for base in targets.values():
-            wrk(base, "GET", 2, args.connections, names_file(workdir, args.users))
+            wrk(base, "GET", 2, args.connections, names)
         for method in ("GET", "PUT"):
             for round_number in range(args.rounds):
                 order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
                 for name in order:
-                    runs[name, method].append(
-                        wrk(targets[name], method, args.seconds, args.connections, names_file(workdir, args.users))
-                    )
-        rss = peak_rss_mb(service.pid)
+                    runs[name, method].append(wrk(targets[name], method, args.seconds, args.connections, names))
+        rss = processes.peak_rss_kib(service.pid) / 1024
 
-    def median_run(name: str, method: str) -> dict:
+    def median_run(name: str, method: str) -> dict[str, float]:
         rows = runs[name, method]
-        return {key: statistics.median(row[key] for row in rows) for key in ("rps", "p50_ms", "p99_ms")} | {
-            "errors": sum(row["errors"] for row in rows)
+        return {
+            "rps": statistics.median(row.rps for row in rows),
+            "p50_ms": statistics.median(row.p50_ms or 0 for row in rows),
+            "p99_ms": statistics.median(row.p99_ms or 0 for row in rows),
+            "errors": sum(row.errors for row in rows),
         }
 
     def round_ratios(method: str) -> list[float]:
-        return [s["rps"] / b["rps"] for s, b in zip(runs["service", method], runs["bare", method], strict=True)]
+        return [s.rps / b.rps for s, b in zip(runs["service", method], runs["bare", method], strict=True)]
 
     service_get, service_put = median_run("service", "GET"), median_run("service", "PUT")
     bare_get, bare_put = median_run("bare", "GET"), median_run("bare", "PUT")
@@ -401,11 +260,10 @@ def main() -> None:
 
     if not args.no_overload and not (args.moto_port and args.moto_pid):
         sys.exit("the overload figures need --moto-port and --moto-pid (scripts/bench/bench.sh starts moto)")
-    exit_on_sigterm()
+    processes.exit_on_sigterm()
     if not args.skip_build:
         build()
-    with tempfile.TemporaryDirectory(prefix="hello-birthday-bench-") as scratch:
-        workdir = Path(scratch)
+    with processes.scratch_dir("hello-birthday-bench-") as workdir:
         if not args.overload_only:
             compare(args, workdir)
         if not args.no_overload:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measures the service's CPU time per GET and per PUT at saturation, on SQLite and on DynamoDB.
 
 The service is pinned to core 0 and everything else (this script, wrk, the DynamoDB stub) to
@@ -34,26 +33,17 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO, Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (  # noqa: E402
-    BINARY,
-    LUA,
-    ROOT,
-    exit_on_sigterm,
-    free_port,
-    moto_env,
-    names_file,
-    peak_rss_mb,
-    running,
-    user_name,
-)
+from harness import ROOT, net, processes, stores
+from harness.stores import Store
+from harness.wrk import names_file, write_names, wrk
 
+BINARY = ROOT / "target/release/hello-birthday"
 STUB = ROOT / "target/release/examples/dynamodb_stub"
 SERVICE_CORE = 0
 LOAD_CORE = 1
@@ -115,22 +105,13 @@ def difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
 
 
-def socket_errors(base_url: str, method: str, seconds: int, args) -> int:
-    """Runs wrk with one thread, as the load has one core; returns its socket errors. Latency is
-    not asked for: at saturation it measures the queue, and the answers are counted by the service."""
-    env = dict(os.environ, BENCH_METHOD=method, BENCH_NAMES=str(args.names))
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "-s", str(LUA), base_url],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    errors = re.search(r"Socket errors: (.*)", out)
-    return sum(map(int, re.findall(r"\d+", errors[1]))) if errors else 0
+def socket_errors(base_url: str, method: str, seconds: int, args: argparse.Namespace) -> int:
+    """Runs wrk with one thread, as the load has one core; returns its socket errors. Latency is not asked for:
+    at saturation it measures the queue, and the answers are counted by the service."""
+    return wrk(base_url, method, seconds, args.connections, args.names, threads=1, latency=False).socket_errors
 
 
-def sample(pid: int, base_url: str, method: str, stub_url: str | None) -> dict:
+def sample(pid: int, base_url: str, method: str, stub_url: str | None) -> dict[str, Any]:
     return {
         "requests": answered(base_url, method),
         "calls": stub_calls(stub_url),
@@ -140,7 +121,9 @@ def sample(pid: int, base_url: str, method: str, stub_url: str | None) -> dict:
     }
 
 
-def measure(service: subprocess.Popen, base_url: str, stub_url: str | None, method: str, args) -> dict:
+def measure(
+    service: subprocess.Popen[bytes], base_url: str, stub_url: str | None, method: str, args: argparse.Namespace
+) -> dict[str, Any]:
     """One wrk run; the window measured starts after its warm-up and ends before it stops, so
     neither ramp is counted."""
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -166,62 +149,51 @@ def measure(service: subprocess.Popen, base_url: str, stub_url: str | None, meth
     }
 
 
-def start_stub() -> tuple[subprocess.Popen, str]:
-    stub = subprocess.Popen([STUB, "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
-    line = stub.stdout.readline()
+def start_stub() -> tuple[subprocess.Popen[bytes], str]:
+    stub = processes.spawn([STUB, "127.0.0.1:0"], stdout=subprocess.PIPE)
+    assert stub.stdout is not None
+    line = stub.stdout.readline().decode()
     address = re.fullmatch(r"listening on (\S+)\n", line)
     if not address:
-        stub.kill()
+        processes.kill(stub)
         sys.exit(f"unexpected first line from the DynamoDB stub: {line!r}")
     return stub, f"http://{address[1]}"
 
 
-def run_backend(backend: str, args, workdir: Path) -> dict[str, list[dict]]:
-    env = dict(os.environ, LOG_FORMAT="json")
-    stub, stub_url = (None, None)
+def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, list[dict[str, Any]]]:
     if backend == "sqlite":
-        database_url = f"sqlite://{workdir}/capacity.db"
-    else:
-        stub, stub_url = start_stub()
-        env.update(moto_env(int(stub_url.rsplit(":", 1)[1])))
-        database_url = "dynamodb://capacity"
+        return measure_service(backend, stores.sqlite(BINARY, workdir / "capacity.db"), None, args)
+    stub, stub_url = start_stub()
     try:
-        return measure_service(backend, database_url, env, stub_url, args)
+        # The stub answers every call, CreateTable included: no table needs creating.
+        return measure_service(backend, stores.dynamodb(BINARY, stub_url, "capacity"), stub_url, args)
     finally:
         # Also when the service failed to start or to stop.
-        if stub:
-            stub.terminate()
-            stub.wait(timeout=10)
+        processes.stop(stub)
 
 
-def measure_service(backend: str, database_url: str, env: dict, stub_url: str | None, args) -> dict[str, list[dict]]:
-    port = free_port()
+def measure_service(
+    backend: str, store: Store, stub_url: str | None, args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    port = net.free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with running(
-        [
-            "taskset",
-            "-c",
-            str(SERVICE_CORE),
-            BINARY,
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--database-url",
-            database_url,
-        ],
+    with processes.serving(
+        ["taskset", "-c", str(SERVICE_CORE), BINARY, "serve", "--listen", f"127.0.0.1:{port}"],
         f"{base_url}/readyz",
-        env,
+        store.environment(LOG_FORMAT="json"),
     ) as (service, _):
-        rounds: dict[str, list[dict]] = {"PUT": [], "GET": []}
+        rounds: dict[str, list[dict[str, Any]]] = {"PUT": [], "GET": []}
         for _ in range(args.rounds):
             for method, runs in rounds.items():
                 runs.append(measure(service, base_url, stub_url, method, args))
                 print_row(f"{backend} {method}", runs[-1], file=sys.stderr)
-        print(f"{backend}: peak RSS {peak_rss_mb(service.pid):.1f} MB", file=sys.stderr)
+        print(f"{backend}: peak RSS {processes.peak_rss_kib(service.pid) / 1024:.1f} MB", file=sys.stderr)
         return rounds
 
 
-def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: str, load_after: str) -> None:
+def print_report(
+    results: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.Namespace, load_before: str, load_after: str
+) -> None:
     print()
     print(
         f"service pinned to core {SERVICE_CORE}, wrk and the DynamoDB stub to core {LOAD_CORE} "
@@ -251,7 +223,7 @@ def print_report(results: dict[str, dict[str, list[dict]]], args, load_before: s
             )
 
 
-def print_row(label: str, row: dict, file=sys.stdout) -> None:
+def print_row(label: str, row: dict[str, Any], file: IO[str] = sys.stdout) -> None:
     statuses = ", ".join(f"{status}: {count}" for status, count in sorted(row["by_status"].items()))
     calls = row["store_calls_per_request"]
     calls_text = "; " + ", ".join(f"{name} {per:.3f}" for name, per in calls.items()) if calls else ""
@@ -277,21 +249,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
-    if os.cpu_count() < 2:
+    if (os.cpu_count() or 1) < 2:
         sys.exit("needs two cores: one for the service, one for the load")
 
-    exit_on_sigterm()
+    processes.exit_on_sigterm()
     if not args.skip_build:
         build()
     # wrk and the stub inherit this affinity; the service gets its own core through taskset.
     os.sched_setaffinity(0, {LOAD_CORE})
     backends = ["sqlite", "dynamodb"] if args.backend == "both" else [args.backend]
     load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="hello-birthday-capacity-") as workdir:
+    with processes.scratch_dir("hello-birthday-capacity-") as workdir:
         # No user is imported: GETs mostly answer 404, PUTs write these names over and over.
-        args.names = names_file(Path(workdir), args.users)
-        args.names.write_text("".join(f"{user_name(i)}\n" for i in range(args.users)))
-        results = {backend: run_backend(backend, args, Path(workdir)) for backend in backends}
+        write_names(workdir, args.users)
+        args.names = names_file(workdir, args.users)
+        results = {backend: run_backend(backend, args, workdir) for backend in backends}
     print_report(results, args, load_before, load_average())
 
 
