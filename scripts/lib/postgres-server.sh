@@ -5,6 +5,9 @@
 #                                            reachable by the postgres user when run as root)
 #   postgres-server.sh run DIR PORT [ARG...] exec the server in the foreground (so the caller's child is the
 #                                            postmaster itself), with extra server arguments such as -c ssl=on
+#   postgres-server.sh standby DIR PORT NAME a streaming standby of the server on 127.0.0.1:PORT, copied into DIR
+#                                            by pg_basebackup, connecting as NAME (synchronous_standby_names)
+#   postgres-server.sh promote DIR           pg_ctl promote: the standby in DIR becomes a primary (waits for it)
 #   postgres-server.sh bin                   print the directory of the server's programs
 # initdb and postgres refuse to run as root: as root, both run as the `postgres` system user (Debian's package
 # creates it) and DIR is handed to it. The superuser is `postgres`, trusted on 127.0.0.1 without a password;
@@ -61,6 +64,20 @@ host replication postgres 127.0.0.1/32 trust
 host all         all      127.0.0.1/32 scram-sha-256
 EOF
     ;;
+  standby)
+    dir="$2" port="$3" name="$4"
+    bin="$(bin_dir)"
+    mkdir "$dir"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$dir" -X stream -c fast --no-sync
+    as_owner touch "$dir/standby.signal"
+    echo "primary_conninfo = 'host=127.0.0.1 port=$port user=postgres application_name=$name'" |
+      as_owner tee -a "$dir/postgresql.auto.conf" >/dev/null
+    ;;
+  promote)
+    as_owner "$(bin_dir)/pg_ctl" promote -w -t 30 -D "$2" >/dev/null
+    ;;
   run)
     dir="$2" port="$3"
     shift 3
@@ -71,7 +88,7 @@ EOF
     exec "$bin/postgres" -D "$dir" -p "$port" "$@"
     ;;
   *)
-    echo "usage: $0 init DIR [durable] | run DIR PORT [ARG...] | bin" >&2
+    echo "usage: $0 init DIR [durable] | run DIR PORT [ARG...] | standby DIR PORT NAME | promote DIR | bin" >&2
     exit 2
     ;;
 esac

@@ -108,7 +108,10 @@ impl PostgresStore {
                 error = %error,
                 "PostgreSQL cannot be reached yet: serving, not ready until it can"
             ),
-            Reached::No(error) => return Err(anyhow::Error::new(error)),
+            Reached::No(error) => {
+                return Err(anyhow::Error::new(error))
+                    .with_context(|| format!("cannot open {}", shared.target));
+            }
         }
         let prober = (purpose == Purpose::Serve)
             .then(|| tokio::spawn(Probe(shared.clone()).run()).abort_handle());
