@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the Prometheus rules of hello-birthday from its SLO definitions (slos.yaml).
 
-    generate.py                     write rules/<environment>.rules.yml for every environment
+    generate.py                     write rules/<environment>.rules.yml for every environment, and the Helm
+                                    chart's files/slo.rules.yml (the same rules, environment left to the chart)
     generate.py --check             fail if the committed rule files differ from what slos.yaml gives
     generate.py --profile test --environment staging --out FILE
                                     the same rules on a faster clock, for the live end-to-end check
@@ -27,8 +28,13 @@ import yaml
 HERE = Path(__file__).resolve().parent
 SPEC = HERE / "slos.yaml"
 RULES_DIR = HERE / "rules"
-# Filled in by Terraform (templatefile) and by the live check: where people open docs/operations/runbook.md.
+# Filled in by Terraform (templatefile), the Helm chart and the live check: where people open
+# docs/operations/runbook.md.
 RUNBOOK_URL = "${runbook_url}"
+# The Helm chart's PrometheusRule runs the rules of every environment: it fills in this placeholder (and the
+# runbook's) from its values.
+CHART_RULES = HERE.parent / "helm" / "hello-birthday" / "files" / "slo.rules.yml"
+CHART_ENVIRONMENT = "${environment}"
 # Windows longer than this are recorded by a slower group: they move slowly, and a range over days is what
 # costs query samples in Amazon Managed Service for Prometheus.
 SLOW_WINDOW_SECONDS = 24 * 3600
@@ -208,7 +214,7 @@ def signal_alerts(raw: dict[str, Any], environment: str, scale: float, min_for: 
 
 
 def rules(raw: dict[str, Any], environment: str, profile: str = "default") -> dict[str, Any]:
-    if environment not in raw["environments"]:
+    if environment not in raw["environments"] and environment != CHART_ENVIRONMENT:
         raise ValueError(f"unknown environment {environment!r}; slos.yaml knows {raw['environments']}")
     scale = raw["profiles"][profile]["time_scale"]
     slos, policy = parse_spec(raw)
@@ -289,8 +295,9 @@ def main() -> int:
         return 0
 
     stale = []
-    for environment in raw["environments"]:
-        path = RULES_DIR / f"{environment}.rules.yml"
+    outputs = {RULES_DIR / f"{environment}.rules.yml": environment for environment in raw["environments"]}
+    outputs[CHART_RULES] = CHART_ENVIRONMENT
+    for path, environment in outputs.items():
         text = render(raw, environment)
         if args.check:
             if not path.exists() or path.read_text() != text:

@@ -6,6 +6,8 @@
 #   no acknowledged write on every store, and each negative control does report failures
 #   (scripts/harness/rollout.py); on PostgreSQL one rollout per order instead of two (the store's part, instances
 #   opening and closing their pools while others serve, is proven by the first; about 45 s);
+# - the Kubernetes order (SIGTERM and the endpoint removal at once, the removal reaching the balancer 1-4 s later,
+#   the Helm chart's drain delay): 0 failed and 0 lost, and failures without the drain delay;
 # - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless every store sees 0 failed
 #   requests, and unless the negative control (IDLE_TIMEOUT=5s, below the balancer's 60 s) does fail
 #   (scripts/harness/alb.py). These four runs are mostly idle, so they run concurrently with the rollouts.
@@ -61,6 +63,9 @@ rollout() {
 }
 log "rollouts under load on SQLite"
 rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"
+log "the Kubernetes order on SQLite, with the Helm chart's drain delay, and its negative control"
+rollout --store sqlite --mode kubernetes --mode kubernetes-no-drain \
+  --results "$TOOLS/rollout-results-kubernetes.json" "$@"
 # moto answers about 400-500 requests/s on one core and closes every connection, so the DynamoDB rollout runs
 # at 250 requests/s: what the emulator sustains beside the health checks, not a figure about DynamoDB.
 log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"

@@ -13,6 +13,13 @@ retire the old one in the order the mode names (ORDERS):
                 serving for DRAIN_DELAY, which must outlast HAProxy's detection (Kubernetes order)
   kill9         SIGKILL while HAProxy still routes to it                    } negative controls, which
   no-drain      signal-first with DRAIN_DELAY=0: the listener closes at once } must show failures
+  kubernetes    as the kubelet and the endpoint controller do it: SIGTERM, and at the same moment the instance's
+                removal from the endpoints, which reaches the balancer only after a propagation delay (1-4 s,
+                varied, seeded); the balancer has no health checks of its own (kube-proxy and ingress
+                controllers follow the endpoints) and a new instance joins once its own readiness passes, after
+                such a delay too. DRAIN_DELAY is the Helm chart's (serve.drainDelaySeconds).
+  kubernetes-no-drain   the same with DRAIN_DELAY=0: requests arrive at a closed listener until the removal
+                propagates, so it must show failures (negative control)
 
 Afterwards every write that got a 204 must read back with the date it was given. One summary line per mode.
 Exit status 0 only if ecs and signal-first lost nothing and failed nothing under load that ran >= --min-seconds
@@ -23,8 +30,11 @@ it says how fast the emulator was, and the overlap is what proves the rollout wa
 """
 
 import argparse
+import random
+import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,21 +58,39 @@ DETECTION_MS = CHECK_INTERVAL_MS * FALL + CHECK_TIMEOUT_MS
 # late on a busy machine, so the listener never closes while HAProxy may still send it a new request.
 DRAIN_DELAY_MS = 2000
 assert DRAIN_DELAY_MS >= 2 * DETECTION_MS
+# How long an endpoint change takes to reach kube-proxy and the ingress controllers, drawn for each change.
+PROPAGATION_S = (1.0, 4.0)
+CHART_VALUES = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "hello-birthday" / "values.yaml"
+
+
+def chart_drain_delay_ms() -> int:
+    """serve.drainDelaySeconds of the Helm chart's values.yaml (read without a YAML parser: the harness runs on
+    a bare python3)."""
+    match = re.search(
+        r"^serve:\n(?:(?:  .*|\s*)\n)*?  drainDelaySeconds: (\d+)$", CHART_VALUES.read_text(), re.MULTILINE
+    )
+    if not match:
+        raise RuntimeError(f"no serve.drainDelaySeconds in {CHART_VALUES}")
+    return int(match.group(1)) * 1000
 
 
 class Balancer(AlbLike):
-    """The rollout's HAProxy: empty slots that instances are put into and taken out of, health-checked."""
+    """The rollout's HAProxy: empty slots that instances are put into and taken out of, health-checked; or, as
+    kube-proxy or an ingress controller, routing to whatever the endpoints say with no checks of its own."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
-        super().__init__(
-            workdir,
-            port,
-            slots=2 * INSTANCES,
-            backend_options=f"""    timeout check {CHECK_TIMEOUT_MS}ms
+    def __init__(self, workdir: Path, port: int, health_checks: bool = True) -> None:
+        checks = f"""    timeout check {CHECK_TIMEOUT_MS}ms
     option httpchk GET /readyz
     http-check expect status 200
-    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}""",
-        )
+    default-server check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}"""
+        super().__init__(workdir, port, slots=2 * INSTANCES, backend_options=checks if health_checks else "")
+
+    def add_endpoint(self, port: int) -> str:
+        """Routes to PORT at once, as a proxy does when an endpoint appears."""
+        slot = self.free.pop(0)
+        self.set_server(slot, f"addr 127.0.0.1 port {port}")
+        self.set_server(slot, "state ready")
+        return slot
 
 
 @dataclass
@@ -77,6 +105,13 @@ class Events:
     # From the signal to HAProxy no longer routing to the instance, in the orders that leave it to health checks.
     detection_ms: list[float] = field(default_factory=list)
     unclean_exits: int = 0
+    # Endpoint changes reach the balancer this many seconds late (Kubernetes orders), drawn from this generator.
+    propagation: random.Random = field(default_factory=random.Random)
+
+    def propagation_delay(self) -> float:
+        delay = self.propagation.uniform(*PROPAGATION_S)
+        self.detection_ms.append(delay * 1000)
+        return delay
 
 
 def retire_ecs(instance: Instance, balancer: Balancer, _events: Events) -> int:
@@ -110,6 +145,18 @@ def retire_by_signal(signum: signal.Signals) -> Callable[[Instance, Balancer, Ev
     return retire
 
 
+def retire_kubernetes(instance: Instance, balancer: Balancer, events: Events) -> int:
+    """SIGTERM and the endpoint's removal at the same moment; the balancer learns of the removal only after the
+    propagation delay, and keeps sending new requests until then."""
+    assert instance.slot is not None
+    removal = threading.Timer(events.propagation_delay(), balancer.release, [instance.slot])
+    instance.send_signal(signal.SIGTERM)
+    removal.start()
+    status = instance.wait(60)
+    removal.join()
+    return status
+
+
 @dataclass(frozen=True)
 class Order:
     """One way of retiring an old instance. A negative control must show failures; the others must not."""
@@ -119,6 +166,8 @@ class Order:
     negative: bool = False
     # Every order runs with the same DRAIN_DELAY, as one image serves both ECS and Kubernetes.
     drain_delay_ms: int = DRAIN_DELAY_MS
+    # The Kubernetes orders: no balancer health checks, endpoint changes propagate late.
+    kubernetes: bool = False
 
 
 ORDERS = {
@@ -128,13 +177,21 @@ ORDERS = {
         Order("signal-first", retire_by_signal(signal.SIGTERM)),
         Order("kill9", retire_by_signal(signal.SIGKILL), negative=True),
         Order("no-drain", retire_by_signal(signal.SIGTERM), negative=True, drain_delay_ms=0),
+        Order("kubernetes", retire_kubernetes, drain_delay_ms=chart_drain_delay_ms(), kubernetes=True),
+        Order("kubernetes-no-drain", retire_kubernetes, negative=True, drain_delay_ms=0, kubernetes=True),
     )
 }
+DEFAULT_ORDERS = ["ecs", "signal-first", "kill9", "no-drain"]
 
 
-def start_instance(store: Store, workdir: Path, balancer: Balancer, drain_delay_ms: int) -> Instance:
-    instance = Instance(store, workdir, DRAIN_DELAY=f"{drain_delay_ms}ms", SHUTDOWN_GRACE="10s")
+def start_instance(store: Store, workdir: Path, balancer: Balancer, order: Order, events: Events) -> Instance:
+    instance = Instance(store, workdir, DRAIN_DELAY=f"{order.drain_delay_ms}ms", SHUTDOWN_GRACE="10s")
     instance.wait_ready()
+    if order.kubernetes:
+        # Ready by its own probe (the kubelet's); the endpoint reaches the proxies a propagation delay later.
+        time.sleep(events.propagation_delay())
+        instance.slot = balancer.add_endpoint(instance.port)
+        return instance
     instance.slot = balancer.add(instance.port)
     balancer.wait_status(instance.slot, lambda s: s == "UP", timeout=10)
     return instance
@@ -143,13 +200,13 @@ def start_instance(store: Store, workdir: Path, balancer: Balancer, drain_delay_
 def run_mode(order: Order, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     workdir.mkdir(parents=True)
     store = stores.from_arguments(args, workdir)
-    balancer = Balancer(workdir, net.free_port())
+    balancer = Balancer(workdir, net.free_port(), health_checks=not order.kubernetes)
     instances: list[Instance] = []
     load = None
-    events = Events(order.drain_delay_ms)
+    events = Events(order.drain_delay_ms, propagation=random.Random(args.seed))
     try:
         for _ in range(INSTANCES):
-            instances.append(start_instance(store, workdir, balancer, order.drain_delay_ms))
+            instances.append(start_instance(store, workdir, balancer, order, events))
         url = f"http://127.0.0.1:{balancer.port}"
         load = LoadGenerator(
             args.loadgen, url, args.max_seconds, args.rate, args.workers, workdir / "load", workdir / "load.log"
@@ -161,7 +218,7 @@ def run_mode(order: Order, args: argparse.Namespace, workdir: Path) -> dict[str,
             window_start = time.time()
             for _ in range(INSTANCES):
                 old = instances.pop(0)
-                instances.append(start_instance(store, workdir, balancer, order.drain_delay_ms))
+                instances.append(start_instance(store, workdir, balancer, order, events))
                 swap_start = time.time()
                 status = order.retire(old, balancer, events)
                 events.swaps.append((swap_start, time.time()))
@@ -271,7 +328,10 @@ def verdict(order: Order, result: dict[str, Any], args: argparse.Namespace) -> l
 def main() -> int:
     parser = report.parser(__doc__)
     instances.add_arguments(parser, loadgen=True)
-    parser.add_argument("--mode", action="append", choices=list(ORDERS), help="repeatable; default: all")
+    parser.add_argument(
+        "--mode", action="append", choices=list(ORDERS), help=f"repeatable; default: {' '.join(DEFAULT_ORDERS)}"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="of the Kubernetes orders' propagation delays")
     stores.add_arguments(parser)
     parser.add_argument("--rate", type=int, default=2500, help="requests/s the load generator aims at")
     parser.add_argument("--workers", type=int, default=32, help="concurrent keep-alive clients")
@@ -291,7 +351,7 @@ def main() -> int:
     processes.exit_on_sigterm()
     results = report.Results(args.results)
     with processes.scratch_dir("rollout-", args.keep) as root:
-        for name in dict.fromkeys(args.mode or ORDERS):
+        for name in dict.fromkeys(args.mode or DEFAULT_ORDERS):
             log(f"{name}: {INSTANCES} instances on {args.store} behind HAProxy, {args.rate} requests/s")
             order = ORDERS[name]
             result = run_mode(order, args, root / name)

@@ -78,3 +78,13 @@ fn the_public_path_pattern_covers_the_api_and_nothing_else() {
     }
     assert!(paths.keys().any(|path| path.starts_with(prefix)));
 }
+
+/// ECS `stopTimeout` and the chart's `terminationGracePeriodSeconds` are checked against
+/// drain delay + shutdown grace + this figure, read from the contract.
+#[test]
+fn the_shutdown_overhead_is_the_contracts() {
+    assert_eq!(
+        hello_birthday::lifecycle::SHUTDOWN_OVERHEAD.as_secs(),
+        contract()["shutdown_overhead_seconds"].as_u64().unwrap()
+    );
+}
