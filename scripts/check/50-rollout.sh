@@ -4,8 +4,9 @@
 # - rolling replacement under steady load, in ECS order and in signal-first order, plus two negative controls
 #   (kill -9; signal-first without drain delay) on SQLite: fails unless both orders drop no request and lose
 #   no acknowledged write on every store, and each negative control does report failures
-#   (scripts/harness/rollout.py); on PostgreSQL one rollout per order instead of two (the store's part, instances
-#   opening and closing their pools while others serve, is proven by the first; about 45 s);
+#   (scripts/harness/rollout.py); on PostgreSQL, in these two orders and the Kubernetes one (PostgreSQL's
+#   production path), one rollout per order instead of two (the store's part, instances opening and closing their
+#   pools while others serve, is proven by the first; about 70 s);
 # - the Kubernetes order (SIGTERM and the endpoint removal at once, the removal reaching the balancer 1-4 s later,
 #   the Helm chart's drain delay): 0 failed and 0 lost, and failures without the drain delay;
 # - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless every store sees 0 failed
@@ -72,9 +73,9 @@ log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
 rollout --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$rollout_moto" --mode ecs --mode signal-first \
   --rate 250 --workers 32 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
 
-log "rollouts under load on PostgreSQL, one per order"
-rollout --store postgres --postgres-url "$postgres_url" --mode ecs --mode signal-first --rollouts 1 \
-  --min-seconds 15 --results "$TOOLS/rollout-results-postgres.json" "$@"
+log "rollouts under load on PostgreSQL, one per order, the Kubernetes one included"
+rollout --store postgres --postgres-url "$postgres_url" --mode ecs --mode signal-first --mode kubernetes \
+  --rollouts 1 --min-seconds 15 --results "$TOOLS/rollout-results-postgres.json" "$@"
 
 log "waiting for the ALB-like sparse runs"
 for run in "${alb_runs[@]}"; do
