@@ -186,13 +186,7 @@ def outside_window(result: dict[str, Any]) -> str | None:
 
 
 def verdict(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    problems = []
-    for phase, count in result["requests_per_phase"].items():
-        if count < args.min_requests_per_phase:
-            problems.append(
-                f"only {count} requests started in phase {phase}, fewer than {args.min_requests_per_phase}: "
-                "the load did not overlap it"
-            )
+    problems = paced_load.missing_overlap(result["requests_per_phase"], args.min_requests_per_phase)
     outside = outside_window(result)
     if result["mode"] == "sync":
         if result["lost_writes"]:
@@ -219,12 +213,7 @@ def main() -> int:
     parser.add_argument("--mode", action="append", choices=MODES, help="default: all")
     parser.add_argument("--rate", type=int, default=300, help="requests/s the load aims at")
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")
-    parser.add_argument(
-        "--min-requests-per-phase",
-        type=int,
-        default=20,
-        help="requests that must start in each phase (proof the load overlapped it)",
-    )
+    paced_load.add_overlap_argument(parser)
     args = parser.parse_args()
 
     processes.exit_on_sigterm()
