@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU time per request at saturation, service pinned to one core. Not a test: it prints figures.
-#   scripts/bench/capacity.sh                      # SQLite and DynamoDB (via examples/dynamodb_stub.rs)
+#   scripts/bench/capacity.sh                      # SQLite and DynamoDB (via tools/src/bin/dynamodb_stub.rs)
 #   scripts/bench/capacity.sh --backend dynamodb   # one backend
 #   scripts/bench/capacity.sh --backend postgres   # a PostgreSQL server on 127.0.0.1 (fsync on), on the load's core
 set -euo pipefail

@@ -60,7 +60,7 @@ alb negative --store sqlite --idle-timeout 5s --expect-failures
 status=0
 rollout() {
   run_group python3 -m harness.rollout --binary "$release/hello-birthday" \
-    --loadgen "$release/examples/rollout_load" "$@" || status=1
+    --loadgen "$release/rollout_load" "$@" || status=1
 }
 log "rollouts under load on SQLite"
 rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"

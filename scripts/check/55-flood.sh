@@ -13,4 +13,4 @@ release="$(scripts/rollout/build-release.sh)"
 
 log "connection flood"
 run_group python3 -m harness.flood --binary "$release/hello-birthday" \
-  --loadgen "$release/examples/rollout_load" "$@"
+  --loadgen "$release/rollout_load" "$@"

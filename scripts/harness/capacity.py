@@ -14,7 +14,7 @@ request stays the robust figure.
 Why saturation: at low rates the CPU per request is several times higher (thread wake-ups
 dominate), which would make every capacity figure derived from it pessimistic by as much.
 
-DynamoDB runs against examples/dynamodb_stub.rs, canned answers over keep-alive connections:
+DynamoDB runs against tools/src/bin/dynamodb_stub.rs, canned answers over keep-alive connections:
 the emulator moto serves a few hundred calls per second and closes every connection, which would
 measure moto and new connections. The stub's answers cost the service what DynamoDB's would,
 except TLS (the stub speaks plain HTTP; the SDK still signs every call). The stub also counts
@@ -49,7 +49,7 @@ from harness.stores import Store
 from harness.wrk import names_file, write_names, wrk
 
 BINARY = ROOT / "target/release/hello-birthday"
-STUB = ROOT / "target/release/examples/dynamodb_stub"
+STUB = ROOT / "target/release/dynamodb_stub"
 SERVICE_CORE = 0
 LOAD_CORE = 1
 WARM_UP_SECONDS = 2
@@ -63,7 +63,7 @@ COUNTER = re.compile(r"^http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", 
 
 def build() -> None:
     subprocess.run(
-        ["cargo", "build", "--release", "--locked", "--bin", "hello-birthday", "--example", "dynamodb_stub"],
+        ["cargo", "build", "--release", "--locked", "--workspace", "--bin", "hello-birthday", "--bin", "dynamodb_stub"],
         cwd=ROOT,
         check=True,
     )
@@ -212,7 +212,7 @@ def print_report(
         f"{args.seconds}s per method, each after {WARM_UP_SECONDS}s of warm-up; {args.users} users"
     )
     print(f"load average before: {load_before}  after: {load_after}")
-    print("dynamodb = examples/dynamodb_stub.rs (canned answers, plain HTTP, keep-alive), not AWS")
+    print("dynamodb = tools/src/bin/dynamodb_stub.rs (canned answers, plain HTTP, keep-alive), not AWS")
     print("socket errors: wrk's, over its whole run; answers: the service's, by status, in the window")
     print(
         "req/s = requests the service answered / wall time; CPU = service CPU time / wall time; "

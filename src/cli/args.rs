@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::store::{DatabaseUrl, postgres};
+use crate::http::Limits;
+use crate::server::{ConnectionPolicy, ShutdownPolicy, Timeouts};
+use crate::store::{BackendArgs, DatabaseUrl, DatabaseUrlError};
 use crate::telemetry::TelemetryArgs;
 
 #[derive(Debug, Parser)]
@@ -74,31 +76,16 @@ pub struct DatabaseArgs {
         hide_env_values = true,
         value_parser = DatabaseUrlParser
     )]
-    pub database_url: DatabaseUrl,
+    database_url: DatabaseUrl,
 
-    /// PostgreSQL only: a file holding the password (a mounted Kubernetes Secret, say), read
-    /// again for every new connection, so a rotated password is used without a restart.
-    /// Otherwise the password comes from the URL or `PGPASSWORD`.
-    #[arg(long, env = "DATABASE_PASSWORD_FILE")]
-    pub database_password_file: Option<PathBuf>,
-
-    /// PostgreSQL only: most connections this process opens. Across all replicas, keep the
-    /// total below the server's `max_connections`.
-    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = NonZeroUsize::new(postgres::DEFAULT_POOL_SIZE).expect("not zero"))]
-    pub database_pool_size: NonZeroUsize,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 impl DatabaseArgs {
-    /// The URL with the settings that come from the other flags.
+    /// The URL, with the settings its backend takes from the other flags.
     pub fn url(&self) -> DatabaseUrl {
-        match &self.database_url {
-            DatabaseUrl::Postgres(url) => DatabaseUrl::Postgres(
-                url.clone()
-                    .with_password_file(self.database_password_file.clone())
-                    .with_pool_size(Some(self.database_pool_size)),
-            ),
-            other => other.clone(),
-        }
+        self.database_url.clone().with_args(&self.backend)
     }
 }
 
@@ -127,7 +114,7 @@ impl clap::builder::TypedValueParser for DatabaseUrlParser {
             .to_str()
             .ok_or_else(|| invalid(&"not valid UTF-8"))?
             .parse()
-            .map_err(|e: crate::store::DatabaseUrlError| invalid(&e))
+            .map_err(|e: DatabaseUrlError| invalid(&e))
     }
 }
 
@@ -139,11 +126,6 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
-
-    /// SQLite only: how many users' dates of birth to keep in memory for GET, about 150 bytes
-    /// each. Stays correct when several processes share the file. 0 turns the cache off.
-    #[arg(long, env = "READ_CACHE_USERS", default_value_t = 100_000)]
-    pub read_cache_users: usize,
 
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -194,6 +176,34 @@ pub struct ServeArgs {
     pub body_limit: usize,
 }
 
+impl ServeArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: self.request_timeout,
+            body_limit: self.body_limit,
+            max_in_flight: self.max_in_flight,
+            queue_timeout: self.queue_timeout,
+        }
+    }
+
+    pub fn shutdown_policy(&self) -> ShutdownPolicy {
+        ShutdownPolicy {
+            drain_delay: self.drain_delay,
+            grace: self.shutdown_grace,
+        }
+    }
+
+    pub fn connection_policy(&self) -> ConnectionPolicy {
+        ConnectionPolicy {
+            max_connections: self.max_connections,
+            timeouts: Timeouts {
+                idle: self.idle_timeout,
+                header_read: self.header_read_timeout,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct HealthcheckArgs {
     /// URL of the liveness endpoint to call.
@@ -237,29 +247,19 @@ mod tests {
         assert!(!error.contains("hunter2"), "{error}");
     }
 
+    /// The policies' `Default`s are what `serve` runs with when no flag is given, so code and
+    /// tests that start from a default start from what production runs. (Run without the
+    /// flags' environment twins set, as `cargo test` is.)
     #[test]
-    fn postgres_settings_join_the_url() {
-        let Command::Export(args) = Cli::parse_from([
-            "hello-birthday",
-            "export",
-            "--database-url",
-            "postgres://app@db/hello",
-            "--database-password-file",
-            "/run/secrets/db",
-            "--database-pool-size",
-            "3",
-        ])
-        .command
+    fn the_flags_defaults_are_the_policies_defaults() {
+        let Command::Serve(args) = Cli::try_parse_from(["hello-birthday", "serve"])
+            .expect("no flag is required")
+            .command
         else {
-            unreachable!("parsed the export subcommand")
+            unreachable!("parsed serve");
         };
-        let DatabaseUrl::Postgres(url) = args.database.url() else {
-            unreachable!("a postgres URL")
-        };
-        assert_eq!(
-            url.password_file(),
-            Some(std::path::Path::new("/run/secrets/db"))
-        );
-        assert_eq!(url.pool_size(), NonZeroUsize::new(3));
+        assert_eq!(args.limits(), Limits::default());
+        assert_eq!(args.shutdown_policy(), ShutdownPolicy::default());
+        assert_eq!(args.connection_policy(), ConnectionPolicy::default());
     }
 }

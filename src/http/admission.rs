@@ -21,25 +21,29 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use hyper::body::{Frame, SizeHint};
+use metrics::Counter;
 use pin_project_lite::pin_project;
 use tokio::sync::Semaphore;
 use tower::{Layer, Service};
 
-use super::ApiError;
+use super::{ApiError, Limits};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdmissionLayer {
     slots: Arc<Semaphore>,
     queue_timeout: Duration,
     request_timeout: Duration,
+    /// Requests answered 503 because no slot freed up in time.
+    shed: Counter,
 }
 
 impl AdmissionLayer {
-    pub fn new(max_in_flight: u32, queue_timeout: Duration, request_timeout: Duration) -> Self {
+    pub fn new(limits: Limits, shed: Counter) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(max_in_flight as usize)),
-            queue_timeout,
-            request_timeout,
+            slots: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
+            queue_timeout: limits.queue_timeout,
+            request_timeout: limits.request_timeout,
+            shed,
         }
     }
 }
@@ -55,7 +59,7 @@ impl<S> Layer<S> for AdmissionLayer {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Admission<S> {
     inner: S,
     config: AdmissionLayer,
@@ -82,6 +86,7 @@ where
             slots,
             queue_timeout,
             request_timeout,
+            shed,
         } = self.config.clone();
         Box::pin(async move {
             let admitted = async {
@@ -90,7 +95,10 @@ where
                     Err(_) => {
                         match tokio::time::timeout(queue_timeout, slots.acquire_owned()).await {
                             Ok(Ok(slot)) => slot,
-                            _ => return shed(),
+                            _ => {
+                                shed.increment(1);
+                                return ApiError::Overloaded.into_response();
+                            }
                         }
                     }
                 };
@@ -107,11 +115,6 @@ where
     }
 }
 
-fn shed() -> Response {
-    metrics::counter!("http_requests_shed_total").increment(1);
-    ApiError::Overloaded.into_response()
-}
-
 /// Marks when the request's body has been read to its end. Requests without a body (most
 /// GETs) are complete on arrival and are not wrapped.
 fn watch_body(request: Request) -> (Request, Arc<AtomicBool>) {
@@ -120,7 +123,7 @@ fn watch_body(request: Request) -> (Request, Arc<AtomicBool>) {
     if body.is_end_stream() {
         return (Request::from_parts(parts, body), received);
     }
-    let body = Body::new(Watched {
+    let body = Body::new(WatchedBody {
         inner: body,
         received: received.clone(),
     });
@@ -128,14 +131,15 @@ fn watch_body(request: Request) -> (Request, Arc<AtomicBool>) {
 }
 
 pin_project! {
-    struct Watched {
+    /// The request body, marking `received` once its last frame is read.
+    struct WatchedBody {
         #[pin]
         inner: Body,
         received: Arc<AtomicBool>,
     }
 }
 
-impl HttpBody for Watched {
+impl HttpBody for WatchedBody {
     type Data = Bytes;
     type Error = axum::Error;
 

@@ -111,7 +111,7 @@ impl Server {
         let name = format!("template_{}", uuid::Uuid::new_v4().simple());
         create_database(self, &name, "template1").await;
         let url: DatabaseUrl = self.url("postgres", &name).parse().expect("valid URL");
-        store::create_table(&url).await.expect("create the schema");
+        store::create(&url).await.expect("create the schema");
         templates.push((self.port, name.clone()));
         name
     }
@@ -155,12 +155,14 @@ pub fn shared() -> Server {
     })
 }
 
+/// The port of `postgres://USER@127.0.0.1:PORT/...`, the shape the check passes.
 fn port_of(url: &str) -> u16 {
-    let parsed: DatabaseUrl = url.parse().expect("a postgres:// URL");
-    let DatabaseUrl::Postgres(parsed) = parsed else {
-        panic!("{URL_VAR} must be a postgres:// URL")
-    };
-    parsed.hosts()[0].port
+    let address = url.split_once('@').map_or(url, |(_, rest)| rest);
+    address
+        .split_once('/')
+        .and_then(|(host, _)| host.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("{URL_VAR} must be postgres://USER@127.0.0.1:PORT/DATABASE"))
 }
 
 /// A data directory's parent, which the `postgres` user must be able to enter.
@@ -312,10 +314,10 @@ impl Drop for PostgresDatabase {
 pub async fn fresh_store() -> (Arc<dyn UserStore>, PostgresDatabase) {
     let database = shared().fresh_database().await;
     let url: DatabaseUrl = database.url().parse().expect("valid URL");
-    let store = store::open(&url, StoreOptions::serve(None))
+    let store = store::open(&url, StoreOptions::serve())
         .await
         .expect("open PostgreSQL");
-    (store, database)
+    (Arc::from(store), database)
 }
 
 /// A server of one test's own, for tests that stop, freeze or reconfigure it. Stopped on drop.

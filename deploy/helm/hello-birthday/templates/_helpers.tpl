@@ -109,8 +109,6 @@ them.
 {{- else }}
 - name: DATABASE_URL
   value: sqlite:///data/hello-birthday.db
-- name: READ_CACHE_USERS
-  value: {{ .Values.store.sqlite.readCacheUsers | quote }}
 {{- end }}
 - name: LOG_FORMAT
   value: {{ $serve.logFormat | quote }}

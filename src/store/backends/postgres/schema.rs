@@ -7,10 +7,18 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::sql;
-use crate::store::TableCreated;
 
 /// The version this build writes and needs: the number of migrations.
 pub const CURRENT: usize = sql::MIGRATIONS.len();
+
+/// What `create-table` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrated {
+    /// Created the schema, or brought it to [`CURRENT`].
+    Yes,
+    /// Found it at [`CURRENT`] or later already.
+    AlreadyCurrent,
+}
 
 /// What the database holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +56,7 @@ pub async fn found(client: &impl GenericClient) -> Result<Found, tokio_postgres:
 
 /// Brings the schema to [`CURRENT`]. The advisory lock makes concurrent callers take turns;
 /// each sees what the one before it committed.
-pub async fn migrate(client: &mut Client) -> anyhow::Result<TableCreated> {
+pub async fn migrate(client: &mut Client) -> anyhow::Result<Migrated> {
     let transaction = client.transaction().await?;
     transaction.execute(sql::MIGRATION_LOCK, &[]).await?;
     let applied = match found(&transaction).await? {
@@ -61,7 +69,7 @@ pub async fn migrate(client: &mut Client) -> anyhow::Result<TableCreated> {
     };
     if applied >= CURRENT {
         transaction.rollback().await?;
-        return Ok(TableCreated::AlreadyExisted);
+        return Ok(Migrated::AlreadyCurrent);
     }
     for migration in &sql::MIGRATIONS[applied..] {
         transaction.batch_execute(migration).await?;
@@ -70,5 +78,5 @@ pub async fn migrate(client: &mut Client) -> anyhow::Result<TableCreated> {
         .batch_execute(&sql::version_comment(CURRENT))
         .await?;
     transaction.commit().await?;
-    Ok(TableCreated::Created)
+    Ok(Migrated::Yes)
 }

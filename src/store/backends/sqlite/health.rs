@@ -13,7 +13,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use anyhow::Context;
 
 use super::lock;
 use crate::store::Health;
+use crate::time::AtomicInstant;
 
 /// A commit may wait up to the busy timeout (5 s) for another process's lock; twice that and
 /// the writer is not coming back soon.
@@ -30,11 +31,11 @@ pub const PROBE_AFTER: Duration = Duration::from_secs(5);
 /// How often the watcher looks at the database path: one `stat`, cheap enough.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Instants are kept as milliseconds since `epoch`, plus one, so that 0 can mean "none".
+/// What the writer thread reports and readiness reads, shared without a lock.
 pub struct WriterHealth {
-    epoch: Instant,
-    busy_since: AtomicU64,
-    last_finished: AtomicU64,
+    /// When the writer took up the group it is committing; none while it waits for work.
+    busy_since: AtomicInstant,
+    last_finished: AtomicInstant,
     last_failed: AtomicBool,
     exited: AtomicBool,
 }
@@ -57,18 +58,13 @@ impl Drop for ExitGuard<'_> {
 
 impl WriterHealth {
     pub fn new() -> Self {
+        let now = Instant::now();
         Self {
-            epoch: Instant::now(),
-            busy_since: AtomicU64::new(0),
-            last_finished: AtomicU64::new(0),
+            busy_since: AtomicInstant::none_since(now),
+            last_finished: AtomicInstant::none_since(now),
             last_failed: AtomicBool::new(false),
             exited: AtomicBool::new(false),
         }
-    }
-
-    fn stamp(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
-            + 1
     }
 
     pub fn exit_guard(&self) -> ExitGuard<'_> {
@@ -76,8 +72,7 @@ impl WriterHealth {
     }
 
     pub fn started_work(&self) {
-        self.busy_since
-            .store(self.stamp(Instant::now()), Ordering::Release);
+        self.busy_since.set(Instant::now());
     }
 
     pub fn finished_work(&self, error: Option<&rusqlite::Error>) {
@@ -88,9 +83,8 @@ impl WriterHealth {
         } else if self.last_failed.swap(false, Ordering::AcqRel) {
             tracing::info!("SQLite writes succeed again");
         }
-        self.last_finished
-            .store(self.stamp(Instant::now()), Ordering::Release);
-        self.busy_since.store(0, Ordering::Release);
+        self.last_finished.set(Instant::now());
+        self.busy_since.clear();
     }
 
     pub fn assess(&self) -> Assessment {
@@ -99,24 +93,24 @@ impl WriterHealth {
 
     /// Time is a parameter so tests can look at any moment.
     pub fn assess_at(&self, now: Instant) -> Assessment {
-        let now = self.stamp(now);
-        let elapsed_since = |stamp: u64| Duration::from_millis(now.saturating_sub(stamp));
         if self.exited.load(Ordering::Acquire) {
             return Assessment {
                 health: Health::Broken("the SQLite writer thread has stopped"),
                 probe_due: false,
             };
         }
-        let busy_since = self.busy_since.load(Ordering::Acquire);
-        if busy_since != 0 && elapsed_since(busy_since) > STUCK_AFTER {
+        let busy_for = self.busy_since.elapsed_at(now);
+        if busy_for.is_some_and(|busy| busy > STUCK_AFTER) {
             return Assessment {
                 health: Health::NotReady("the SQLite writer is stuck"),
                 probe_due: false,
             };
         }
-        let last_finished = self.last_finished.load(Ordering::Acquire);
-        let probe_due =
-            busy_since == 0 && (last_finished == 0 || elapsed_since(last_finished) > PROBE_AFTER);
+        let probe_due = busy_for.is_none()
+            && self
+                .last_finished
+                .elapsed_at(now)
+                .is_none_or(|idle| idle > PROBE_AFTER);
         let health = if self.last_failed.load(Ordering::Acquire) {
             Health::NotReady("writes to the SQLite database are failing")
         } else {
@@ -184,7 +178,7 @@ fn still_the_same(path: &Path, opened: (u64, u64)) -> bool {
                 database = %path.display(),
                 now,
                 "the SQLite database file was replaced or deleted while in use: \
-                 writes are refused, the read cache is off and readiness fails; restart the process"
+                 writes are refused and readiness fails; restart the process"
             );
             false
         }

@@ -55,7 +55,7 @@ impl Profile {
 /// The service ships in an image with no CA files, so it must not depend on the host's trust
 /// store; compiling the roots in also means the certificates DynamoDB presents are checked
 /// against a list that only changes when we rebuild.
-pub fn mozilla_roots_pem() -> String {
+fn mozilla_roots_pem() -> String {
     let mut pem = String::new();
     for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
@@ -88,7 +88,7 @@ fn http_client() -> anyhow::Result<SharedHttpClient> {
 
 /// The standard chain for region, credentials and endpoint, with our timeouts, retries and
 /// HTTP client. Tests override the endpoint, region and credentials before loading.
-pub fn config_loader(purpose: Purpose) -> anyhow::Result<ConfigLoader> {
+pub(super) fn config_loader(purpose: Purpose) -> anyhow::Result<ConfigLoader> {
     let profile = Profile(purpose);
     Ok(aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client()?)
@@ -98,7 +98,7 @@ pub fn config_loader(purpose: Purpose) -> anyhow::Result<ConfigLoader> {
 
 /// Loads the SDK configuration from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, the
 /// credential chain including the ECS task role).
-pub async fn sdk_config(purpose: Purpose) -> anyhow::Result<SdkConfig> {
+pub(super) async fn sdk_config(purpose: Purpose) -> anyhow::Result<SdkConfig> {
     let config = config_loader(purpose)?.load().await;
     // Without a region the SDK would fail every request; say so once, at start.
     anyhow::ensure!(

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
@@ -33,11 +34,13 @@ const COMPONENT: &AsciiSet = &CONTROLS
     .add(b'[')
     .add(b']');
 
+/// The scheme libpq also accepts, for the same URLs.
+pub const ALIAS: &str = "postgresql";
+
 /// A parsed PostgreSQL URL, plus the two settings that come from flags rather than the URL
 /// (the password file and the pool size).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresUrl {
-    scheme: &'static str,
     user: Option<String>,
     password: Option<Secret>,
     hosts: Vec<HostPort>,
@@ -91,10 +94,6 @@ pub enum SessionAttrs {
 pub struct Secret(String);
 
 impl Secret {
-    pub fn new(text: String) -> Self {
-        Self(text)
-    }
-
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -141,9 +140,11 @@ pub enum PostgresUrlError {
 const KNOWN_PARAMETERS: &str =
     "sslmode, sslrootcert, target_session_attrs, application_name, connect_timeout, password";
 
-impl PostgresUrl {
-    /// Parses what follows `scheme://`; `scheme` is `postgres` or `postgresql`.
-    pub fn parse(scheme: &'static str, rest: &str) -> Result<Self, PostgresUrlError> {
+impl FromStr for PostgresUrl {
+    type Err = PostgresUrlError;
+
+    /// Parses what follows `postgres://` or `postgresql://`.
+    fn from_str(rest: &str) -> Result<Self, Self::Err> {
         // As libpq does, the user part ends at an '@' before the first '/': a password may
         // then hold '?', '&' or '@' unescaped, and a malformed one is never taken for a host
         // or a parameter whose name an error message would repeat.
@@ -175,7 +176,6 @@ impl PostgresUrl {
             None => None,
         };
         let mut url = Self {
-            scheme,
             user,
             password: password.map(Secret),
             hosts: parse_hosts(hostlist)?,
@@ -195,7 +195,9 @@ impl PostgresUrl {
         }
         Ok(url)
     }
+}
 
+impl PostgresUrl {
     fn set_parameter(&mut self, pair: &str) -> Result<(), PostgresUrlError> {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(name)?;
@@ -391,10 +393,10 @@ impl SslMode {
     }
 }
 
-/// The URL as given, with the password replaced by `***`: safe for logs and error messages.
+/// The URL as given after its scheme, with the password replaced by `***`: safe for logs and
+/// error messages.
 impl fmt::Display for PostgresUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://", self.scheme)?;
         if let Some(user) = &self.user {
             write!(f, "{}", utf8_percent_encode(user, COMPONENT))?;
         }
@@ -452,7 +454,7 @@ impl fmt::Display for PostgresUrl {
 impl fmt::Debug for PostgresUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresUrl")
-            .field("url", &format_args!("{self}"))
+            .field("url", &format_args!("postgres://{self}"))
             .field("password_file", &self.password_file)
             .field("pool_size", &self.pool_size)
             .finish()
@@ -464,13 +466,12 @@ mod tests {
     use super::*;
 
     fn parse(url: &str) -> Result<PostgresUrl, PostgresUrlError> {
-        let (scheme, rest) = url.split_once("://").unwrap();
-        let scheme = if scheme == "postgresql" {
-            "postgresql"
-        } else {
-            "postgres"
-        };
-        PostgresUrl::parse(scheme, rest)
+        url.split_once("://").unwrap().1.parse()
+    }
+
+    /// The whole URL as `--database-url` shows it.
+    fn shown(url: &PostgresUrl) -> String {
+        format!("postgres://{url}")
     }
 
     #[test]
@@ -528,16 +529,14 @@ mod tests {
             "postgresql://:hunter2@db/hello",
         ] {
             let parsed = parse(url).unwrap();
-            let shown = parsed.to_string();
+            let shown = shown(&parsed);
             let debug = format!("{parsed:?}");
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(!debug.contains("hunter2"), "{debug}");
             assert!(shown.contains(":***@"), "{shown}");
         }
         assert_eq!(
-            parse("postgres://app:hunter2@db1,db2:6432/hello?sslmode=require")
-                .unwrap()
-                .to_string(),
+            shown(&parse("postgres://app:hunter2@db1,db2:6432/hello?sslmode=require").unwrap()),
             "postgres://app:***@db1:5432,db2:6432/hello?sslmode=require"
         );
     }
@@ -546,8 +545,8 @@ mod tests {
     fn display_round_trips_what_it_shows() {
         let text = "postgres://a%40b@db1:5432,[::1]:5433/my%20db?sslmode=verify-ca&sslrootcert=/ca.pem&target_session_attrs=read-write&application_name=x&connect_timeout=4";
         let url = parse(text).unwrap();
-        assert_eq!(url.to_string(), text);
-        assert_eq!(parse(&url.to_string()).unwrap(), url);
+        assert_eq!(shown(&url), text);
+        assert_eq!(parse(&shown(&url)).unwrap(), url);
     }
 
     #[test]

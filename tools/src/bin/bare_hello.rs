@@ -1,7 +1,7 @@
 //! The benchmark's yardstick: the same routes as the service with no storage, no middleware
 //! and a constant answer. What the service achieves is reported as a fraction of this.
 //!
-//! Run: `cargo run --release --example bare_hello -- 127.0.0.1:8081`
+//! Run: `cargo run --release -p hello-birthday-tools --bin bare_hello -- 127.0.0.1:8081`
 
 use axum::Router;
 use axum::extract::Path;

@@ -4,7 +4,7 @@
 //! its offered load falls to whatever the server manages and load shedding is never exercised.
 //!
 //! ```text
-//! cargo run --release --example overload_load -- URL RATE SECONDS METHOD USERS
+//! cargo run --release -p hello-birthday-tools --bin overload_load -- URL RATE SECONDS METHOD USERS
 //! ```
 //!
 //! Sends RATE requests per second for SECONDS, GET or PUT (METHOD) to random users among USERS, named
@@ -14,7 +14,7 @@
 //! time spent waiting for a connection is included. Prints one JSON object: per-status counts, client
 //! side failures, the throughput of successful requests and their latency percentiles.
 
-#[path = "../tests/api/common/names.rs"]
+#[path = "../../../tests/api/common/names.rs"]
 mod names;
 
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The store for every other cloud and any Kubernetes: one PostgreSQL table, reached through a
 //! bounded pool of connections to whichever host of the URL is the primary now.
 //!
-//! [`url`] parses the URL, [`tls`] sets up rustls by `sslmode`, [`connect`] opens connections
+//! [`url`] parses the URL, [`flags`] adds what comes from flags, [`tls`] sets up rustls by `sslmode`, [`connect`] opens connections
 //! (host by host, each within a timeout), [`classify`] sorts failures into "retry later" and
 //! "broken", [`schema`] creates and checks the table, and [`sql`] holds every statement.
 //!
@@ -13,19 +13,19 @@
 //!
 //! Readiness, as with DynamoDB, follows the store's own recent results: every success is
 //! recorded, and a background probe (the GET statement, for a key no user can have) runs only
-//! when nothing has succeeded for [`PROBE_INTERVAL`]. It also reports the pool's use.
+//! when nothing has succeeded for [`PROBE_INTERVAL`]. It also reports the pool's use, into
+//! the registry the store was opened with.
 
 mod classify;
 mod connect;
+mod flags;
 mod schema;
 mod sql;
 mod tls;
 mod url;
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -34,20 +34,21 @@ use chrono::NaiveDate;
 use deadpool::managed::{Object, PoolError};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, TryStreamExt};
+use metrics::{Counter, Gauge};
 use tokio_postgres::Row;
 
 use self::classify::Failure;
 use self::connect::{Connection, Connector, Profile, chain};
-use self::schema::Found;
-use super::{Health, Purpose, StoreError, TableCreated, User, UserPages, UserScan, UserStore};
+use self::schema::{Found, Migrated};
 use crate::domain::{BirthDate, IsoDate, Username};
+use crate::store::{
+    Backend, Health, Purpose, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
+};
+use crate::telemetry::Metrics;
+use crate::time::AtomicInstant;
 
-pub use url::{HostPort, PostgresUrl, PostgresUrlError, RootCerts, SessionAttrs, SslMode};
-
-/// Connections per process unless `--database-pool-size` says otherwise. A point read or an
-/// upsert holds one for a fraction of a millisecond, so ten carry thousands of requests per
-/// second; size it against the server's `max_connections` (docs/postgres.md).
-pub const DEFAULT_POOL_SIZE: usize = 10;
+pub use self::flags::{DEFAULT_POOL_SIZE, PostgresArgs};
+pub use self::url::{ALIAS, PostgresUrl};
 /// Users per `put_many` in an import, as SQLite's: a few MB in flight.
 const IMPORT_BATCH: usize = 50_000;
 /// Users per statement within a `put_many`, and statements in flight at once: each is one
@@ -67,6 +68,30 @@ const STARTUP_RETRY: Duration = Duration::from_millis(200);
 type Pool = deadpool::managed::Pool<Connector>;
 type Pooled = Object<Connector>;
 
+impl Backend for PostgresUrl {
+    const SCHEME: &'static str = "postgres";
+    const FORM: &'static str = "USER@HOST[:PORT][,HOST2[:PORT]...]/DATABASE";
+
+    async fn open(&self, options: StoreOptions) -> anyhow::Result<Box<dyn UserStore>> {
+        let store = PostgresStore::connect(self, options.purpose, options.metrics.as_ref()).await?;
+        Ok(Box::new(store))
+    }
+
+    async fn open_read_only(&self) -> anyhow::Result<Box<dyn UserScan>> {
+        Ok(Box::new(
+            PostgresStore::connect(self, Purpose::Bulk, None).await?,
+        ))
+    }
+
+    async fn create(&self) -> anyhow::Result<String> {
+        let target = format!("{}://{self}", Self::SCHEME);
+        Ok(match PostgresStore::create_table(self).await? {
+            Migrated::Yes => format!("created the schema in {target}"),
+            Migrated::AlreadyCurrent => format!("{target} is ready"),
+        })
+    }
+}
+
 pub struct PostgresStore {
     shared: Arc<Shared>,
     /// The background probe of a serving store, stopped with the store.
@@ -77,6 +102,7 @@ pub struct PostgresStore {
 struct Shared {
     pool: Pool,
     freshness: Freshness,
+    gauges: PoolMetrics,
     /// The URL with its password hidden, for messages.
     target: String,
 }
@@ -95,8 +121,12 @@ impl PostgresStore {
     /// missing schema, a wrong password or a certificate that does not verify stop the
     /// process, while a server that cannot be reached only leaves it not ready until it can
     /// be. Batch jobs need the server and the schema at once.
-    pub async fn connect(url: &PostgresUrl, purpose: Purpose) -> anyhow::Result<Self> {
-        let shared = Arc::new(Shared::new(url, purpose)?);
+    async fn connect(
+        url: &PostgresUrl,
+        purpose: Purpose,
+        metrics: Option<&Metrics>,
+    ) -> anyhow::Result<Self> {
+        let shared = Arc::new(Shared::new(url, purpose, metrics)?);
         let patience = match purpose {
             Purpose::Serve => STARTUP_PATIENCE,
             Purpose::Bulk => Duration::ZERO,
@@ -119,8 +149,8 @@ impl PostgresStore {
     }
 
     /// Creates the table, or brings it to this build's version; safe to run many at once.
-    pub async fn create_table(url: &PostgresUrl) -> anyhow::Result<TableCreated> {
-        let shared = Shared::new(url, Purpose::Bulk)?;
+    async fn create_table(url: &PostgresUrl) -> anyhow::Result<Migrated> {
+        let shared = Shared::new(url, Purpose::Bulk, None)?;
         let mut client = shared
             .pool
             .manager()
@@ -141,18 +171,21 @@ enum Reached {
 }
 
 impl Shared {
-    fn new(url: &PostgresUrl, purpose: Purpose) -> anyhow::Result<Self> {
+    fn new(url: &PostgresUrl, purpose: Purpose, metrics: Option<&Metrics>) -> anyhow::Result<Self> {
         let profile = Profile::for_purpose(purpose, url.connect_timeout());
         let tls = tls::connector(url)?;
-        let size = url.pool_size().map_or(DEFAULT_POOL_SIZE, NonZeroUsize::get);
+        let size = url.pool_size().unwrap_or(DEFAULT_POOL_SIZE).get();
         let pool = Pool::builder(Connector::new(url.clone(), tls, profile))
             .max_size(size)
             .build()
             .context("cannot set up the PostgreSQL connection pool")?;
+        let gauges = metrics.map_or_else(PoolMetrics::unrecorded, PoolMetrics::register);
+        gauges.max_connections.set(size as f64);
         Ok(Self {
             pool,
             freshness: Freshness::new(),
-            target: url.to_string(),
+            gauges,
+            target: format!("{}://{url}", PostgresUrl::SCHEME),
         })
     }
 
@@ -251,7 +284,7 @@ impl Shared {
     ) -> Result<Pooled, StoreError> {
         let status = self.pool.status();
         if status.available == 0 && status.size >= status.max_size {
-            metrics::counter!("store_pool_waits_total", "backend" => "postgres").increment(1);
+            self.gauges.waits.increment(1);
         }
         match tokio::time::timeout_at(deadline.into(), self.pool.get()).await {
             Ok(Ok(connection)) => Ok(connection),
@@ -269,8 +302,7 @@ impl Shared {
             }
             Ok(Err(other)) => Err(StoreError::unavailable(other.to_string())),
             Err(_) => {
-                metrics::counter!("store_pool_timeouts_total", "backend" => "postgres")
-                    .increment(1);
+                self.gauges.timeouts.increment(1);
                 Err(StoreError::unavailable(TimedOut {
                     operation,
                     after: self.profile().deadline,
@@ -282,15 +314,53 @@ impl Shared {
     /// The pool's use now, as gauges.
     fn report_pool(&self) {
         let status = self.pool.status();
-        let gauge = |state: &'static str, value: usize| {
-            metrics::gauge!("store_pool_connections", "backend" => "postgres", "state" => state)
-                .set(value as f64);
+        self.gauges
+            .in_use
+            .set((status.size - status.available) as f64);
+        self.gauges.idle.set(status.available as f64);
+        self.gauges.waiting.set(status.waiting as f64);
+    }
+}
+
+/// The pool's series, registered once when the store is opened.
+struct PoolMetrics {
+    in_use: Gauge,
+    idle: Gauge,
+    max_connections: Gauge,
+    waiting: Gauge,
+    waits: Counter,
+    timeouts: Counter,
+}
+
+impl PoolMetrics {
+    fn register(metrics: &Metrics) -> Self {
+        let backend = [("backend", "postgres")];
+        let connections = |state| {
+            metrics.gauge(
+                "store_pool_connections",
+                &[("backend", "postgres"), ("state", state)],
+            )
         };
-        gauge("in_use", status.size - status.available);
-        gauge("idle", status.available);
-        metrics::gauge!("store_pool_max_connections", "backend" => "postgres")
-            .set(status.max_size as f64);
-        metrics::gauge!("store_pool_waiting", "backend" => "postgres").set(status.waiting as f64);
+        Self {
+            in_use: connections("in_use"),
+            idle: connections("idle"),
+            max_connections: metrics.gauge("store_pool_max_connections", &backend),
+            waiting: metrics.gauge("store_pool_waiting", &backend),
+            waits: metrics.counter("store_pool_waits_total", &backend),
+            timeouts: metrics.counter("store_pool_timeouts_total", &backend),
+        }
+    }
+
+    /// For a batch job: counted nowhere.
+    fn unrecorded() -> Self {
+        Self {
+            in_use: Gauge::noop(),
+            idle: Gauge::noop(),
+            max_connections: Gauge::noop(),
+            waiting: Gauge::noop(),
+            waits: Counter::noop(),
+            timeouts: Counter::noop(),
+        }
     }
 }
 
@@ -349,32 +419,25 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// When an operation last succeeded, as milliseconds since `epoch` plus one (0: never).
+/// When an operation last succeeded.
 struct Freshness {
-    epoch: Instant,
-    last_success: AtomicU64,
+    last_success: AtomicInstant,
 }
 
 impl Freshness {
     fn new() -> Self {
         Self {
-            epoch: Instant::now(),
-            last_success: AtomicU64::new(0),
+            last_success: AtomicInstant::none_since(Instant::now()),
         }
     }
 
-    fn millis(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
-    }
-
+    /// Operations finish out of order: the latest success counts.
     fn succeeded_at(&self, at: Instant) {
-        self.last_success
-            .fetch_max(self.millis(at).saturating_add(1), Ordering::AcqRel);
+        self.last_success.set_later(at);
     }
 
     fn since_success(&self, now: Instant) -> Option<Duration> {
-        let last = self.last_success.load(Ordering::Acquire).checked_sub(1)?;
-        Some(Duration::from_millis(self.millis(now).saturating_sub(last)))
+        self.last_success.elapsed_at(now)
     }
 
     fn health_at(&self, now: Instant) -> Health {

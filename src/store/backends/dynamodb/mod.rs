@@ -15,14 +15,17 @@
 
 mod client;
 mod item;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod url;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -33,14 +36,16 @@ use aws_sdk_dynamodb::types::{
 };
 use futures_util::{StreamExt, TryStreamExt};
 
+use self::client::sdk_config;
 use self::item::{DATE_OF_BIRTH, USERNAME};
-use super::{
-    BoxError, Health, Purpose, StoreError, TableCreated, User, UserPages, UserScan, UserStore,
-    updated_at_now,
-};
 use crate::domain::{BirthDate, Username};
+use crate::store::{
+    Backend, BoxError, Health, Purpose, StoreError, StoreOptions, User, UserPages, UserScan,
+    UserStore, updated_at_now,
+};
+use crate::time::AtomicInstant;
 
-pub use client::{config_loader, mozilla_roots_pem, sdk_config};
+pub use self::url::Table;
 
 /// Users per `put_many` in an import: 100 `BatchWriteItem` calls, written concurrently.
 /// Smaller than SQLite's, because DynamoDB has no commit to amortise and an operator's
@@ -78,36 +83,26 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
-/// When a data-plane call last succeeded, as milliseconds since `epoch` plus one (0: never).
+/// When a data-plane call last succeeded.
 pub struct DataPlane {
-    epoch: Instant,
-    last_success: AtomicU64,
+    last_success: AtomicInstant,
 }
 
 impl DataPlane {
     fn new() -> Self {
         Self {
-            epoch: Instant::now(),
-            last_success: AtomicU64::new(0),
+            last_success: AtomicInstant::none_since(Instant::now()),
         }
     }
 
-    fn stamp(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX - 1)
-            + 1
-    }
-
+    /// Calls finish out of order (a slow one after a fast one): the latest success counts.
     pub fn succeeded_at(&self, at: Instant) {
-        self.last_success
-            .fetch_max(self.stamp(at), Ordering::AcqRel);
+        self.last_success.set_later(at);
     }
 
     /// How long ago something last succeeded, `None` if nothing ever did.
     pub fn since_success(&self, now: Instant) -> Option<Duration> {
-        match self.last_success.load(Ordering::Acquire) {
-            0 => None,
-            stamp => Some(Duration::from_millis(self.stamp(now).saturating_sub(stamp))),
-        }
+        self.last_success.elapsed_at(now)
     }
 
     pub fn health_at(&self, now: Instant) -> Health {
@@ -116,6 +111,42 @@ impl DataPlane {
             Some(_) => Health::NotReady("DynamoDB reads and writes have stopped succeeding"),
             None => Health::NotReady("no DynamoDB read or write has succeeded yet"),
         }
+    }
+}
+
+/// What `create_table` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TableCreated {
+    Created,
+    AlreadyExisted,
+}
+
+impl Backend for Table {
+    const SCHEME: &'static str = "dynamodb";
+    const FORM: &'static str = "TABLE";
+
+    async fn open(&self, options: StoreOptions) -> anyhow::Result<Box<dyn UserStore>> {
+        Ok(Box::new(
+            DynamoDbStore::connect(self.name(), options.purpose).await?,
+        ))
+    }
+
+    async fn open_read_only(&self) -> anyhow::Result<Box<dyn UserScan>> {
+        Ok(Box::new(
+            DynamoDbStore::connect(self.name(), Purpose::Bulk).await?,
+        ))
+    }
+
+    async fn create(&self) -> anyhow::Result<String> {
+        let store = DynamoDbStore::connect(self.name(), Purpose::Bulk).await?;
+        let created = store
+            .create_table()
+            .await
+            .with_context(|| format!("cannot create table {self}"))?;
+        Ok(match created {
+            TableCreated::Created => format!("created table {self}"),
+            TableCreated::AlreadyExisted => format!("table {self} already exists"),
+        })
     }
 }
 
@@ -138,19 +169,18 @@ impl Drop for DynamoDbStore {
 }
 
 impl DynamoDbStore {
-    /// Builds a client for `table`. The service starts even while the table is unreachable:
-    /// a serving store waits briefly for its first readiness probe, never fails on it.
-    pub async fn connect(table: &str, purpose: Purpose) -> anyhow::Result<Self> {
+    /// Builds a client for `table` from the standard AWS chain. The service starts even while
+    /// the table is unreachable: a serving store waits briefly for its first readiness probe,
+    /// never fails on it.
+    async fn connect(table: &str, purpose: Purpose) -> anyhow::Result<Self> {
         let config = sdk_config(purpose).await?;
-        let store = Self::new(Client::new(&config), table);
-        Ok(match purpose {
-            Purpose::Serve => store.with_readiness_probe().await,
-            Purpose::Bulk => store,
-        })
+        Ok(Self::new(Client::new(&config), table)
+            .ready_for(purpose)
+            .await)
     }
 
     /// A store with no background probe: readiness then follows its own calls alone.
-    pub fn new(client: Client, table: &str) -> Self {
+    fn new(client: Client, table: &str) -> Self {
         Self {
             client,
             table: table.to_owned(),
@@ -161,14 +191,23 @@ impl DynamoDbStore {
     }
 
     /// Caps Scan pages at `items`, so tests can cross page boundaries with a small table.
+    #[cfg(feature = "test-support")]
     #[must_use]
-    pub fn with_scan_page_limit(mut self, items: i32) -> Self {
+    fn with_scan_page_limit(mut self, items: i32) -> Self {
         self.scan_page_limit = Some(items);
         self
     }
 
+    /// What serving needs: the background probe, started before the first request.
+    async fn ready_for(self, purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::Serve => self.with_readiness_probe().await,
+            Purpose::Bulk => self,
+        }
+    }
+
     /// Starts the background probe and waits up to [`FIRST_PROBE_WAIT`] for its first result.
-    pub async fn with_readiness_probe(mut self) -> Self {
+    async fn with_readiness_probe(mut self) -> Self {
         let probe = Probe {
             client: self.client.clone(),
             table: self.table.clone(),
@@ -185,7 +224,7 @@ impl DynamoDbStore {
 
     /// Creates the table for local development and waits until it is active. Succeeds if it
     /// already exists. Production tables come from Terraform, never from here.
-    pub async fn create_table(&self) -> Result<TableCreated, StoreError> {
+    async fn create_table(&self) -> Result<TableCreated, StoreError> {
         let created = self
             .client
             .create_table()

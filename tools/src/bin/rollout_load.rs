@@ -2,7 +2,7 @@
 //! traffic from many keep-alive clients, recording every write the service acknowledged.
 //!
 //! ```text
-//! cargo run --release --example rollout_load -- URL DURATION_S RATE WORKERS OUT_DIR
+//! cargo run --release -p hello-birthday-tools --bin rollout_load -- URL DURATION_S RATE WORKERS OUT_DIR
 //! ```
 //!
 //! It stops after DURATION_S, or earlier on SIGTERM or SIGINT (the harness ends the load when its
@@ -16,7 +16,7 @@
 //! and `requests.csv` (start in ms since the Unix epoch, latency in µs, 1 if the request failed), from
 //! which the harness computes latency percentiles for any time window.
 
-#[path = "../tests/api/common/names.rs"]
+#[path = "../../../tests/api/common/names.rs"]
 mod names;
 
 use std::collections::BTreeMap;

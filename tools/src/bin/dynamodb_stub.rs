@@ -16,7 +16,7 @@
 //! `GET /stats` (not a DynamoDB path: the SDK only POSTs to `/`) returns the calls answered so far by
 //! operation, so the benchmark can check how many DynamoDB calls each HTTP request made.
 //!
-//! Run: `cargo run --release --example dynamodb_stub -- 127.0.0.1:0` (prints `listening on ADDR`).
+//! Run: `cargo run --release -p hello-birthday-tools --bin dynamodb_stub -- 127.0.0.1:0` (prints `listening on ADDR`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
