@@ -44,7 +44,7 @@ MODES = ("sync", "old-primary-only", "async")
 STANDBY = "standby"
 # From the kill to the promotion: what the operator or Patroni takes to decide (here a fast one).
 PROMOTE_AFTER_S = 2.0
-# One new connection after the promotion: the service's own connect timeout per host (src/store/postgres).
+# One new connection after the promotion: the service's own connect timeout per host (src/store/backends/postgres).
 RECONNECT_S = 2.0
 # How long the lagging replica of the async control has stopped receiving before the kill.
 STALL_S = 2.0
