@@ -12,7 +12,9 @@ use reqwest::StatusCode;
 
 use crate::common::TestDatabase;
 use crate::common::postgres::{self, PostgresDatabase, PrivateServer, Server};
-use crate::common::server::{self, BINARY, RunningServer, status, status_becomes};
+use crate::common::server::{
+    self, BINARY, RunningServer, assert_not_ready_but_alive, status, status_becomes,
+};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -598,18 +600,7 @@ mod outages {
             );
             assert!(took < FAST_503, "{method} took {took:?}");
         }
-        assert_eq!(
-            status_becomes(
-                &http,
-                &running,
-                "/readyz",
-                StatusCode::SERVICE_UNAVAILABLE,
-                NOTICED_WITHIN
-            )
-            .await,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
+        assert_not_ready_but_alive(&http, &running, NOTICED_WITHIN).await;
 
         recovery(&mut server).await;
         assert_eq!(

@@ -220,6 +220,18 @@ fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
     );
 }
 
+/// A read from a server that never answers: unavailable, and given up on well within a
+/// request's timeout.
+async fn assert_gives_up_on_silence(store: &dyn UserStore) {
+    let started = Instant::now();
+    assert_unavailable(store.get(&name("alice")).await);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(8),
+        "gave up only after {waited:?}"
+    );
+}
+
 /// A port nothing listens on: bound, then let go.
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -273,13 +285,7 @@ mod dynamodb_failures {
             Purpose::Serve,
         )
         .await;
-        let started = Instant::now();
-        assert_unavailable(store.get(&name("alice")).await);
-        let waited = started.elapsed();
-        assert!(
-            waited < Duration::from_secs(8),
-            "gave up only after {waited:?}"
-        );
+        assert_gives_up_on_silence(store.as_ref()).await;
         silent.abort();
     }
 
@@ -420,13 +426,7 @@ mod postgres_failures {
     async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
         let (address, silent) = silent_listener().await;
         let store = open(&format!("postgres://app@{address}/hello?connect_timeout=1")).await;
-        let started = Instant::now();
-        assert_unavailable(store.get(&name("alice")).await);
-        let waited = started.elapsed();
-        assert!(
-            waited < Duration::from_secs(8),
-            "gave up only after {waited:?}"
-        );
+        assert_gives_up_on_silence(store.as_ref()).await;
         silent.abort();
     }
 }

@@ -129,6 +129,20 @@ pub async fn status_becomes(
     }
 }
 
+/// The server leaves rotation (`/readyz` answers 503) within `within`, while `/healthz` still
+/// answers 200: a store outage it can recover from needs no restart.
+pub async fn assert_not_ready_but_alive(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    within: Duration,
+) {
+    let unavailable = reqwest::StatusCode::SERVICE_UNAVAILABLE;
+    let readiness = status_becomes(http, server, "/readyz", unavailable, within).await;
+    assert_eq!(readiness, unavailable, "still ready after {within:?}");
+    let liveness = status(http, server, "/healthz").await;
+    assert_eq!(liveness, reqwest::StatusCode::OK, "it can recover");
+}
+
 impl RunningServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
