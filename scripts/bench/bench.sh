@@ -2,11 +2,13 @@
 # Benchmark the service against a bare axum handler, then under overload. Not a test: it prints figures.
 #   scripts/bench/bench.sh                      # SQLite, 100 000 users, 10 s per run; overload on moto
 #   scripts/bench/bench.sh --backend dynamodb   # against moto on 127.0.0.1 (an emulator, not AWS)
+#   scripts/bench/bench.sh --backend postgres   # against a PostgreSQL server on 127.0.0.1 (fsync on)
 #   scripts/bench/bench.sh --no-overload        # without the overload figures (and without moto on SQLite)
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
 ensure_apt wrk wrk
+[[ " $* " != *" postgres "* ]] || ensure_postgres
 
 args=("$@")
 # The overload figures always run on DynamoDB (moto): a store-bound capacity that one core of load

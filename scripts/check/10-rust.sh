@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Format, lint, and every Rust test: unit, router, black-box binary, store conformance and
-# import/export, the DynamoDB ones against one local emulator (moto) started here.
+# import/export, the DynamoDB ones against one local emulator (moto) and the PostgreSQL ones against one
+# real server (Debian's postgresql, installed on first use), both started here.
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
@@ -18,8 +19,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 moto_port="$(free_port)"
 moto_log="$(mktemp)"
 start_moto "$moto_port" "$moto_log"
-trap 'kill "$MOTO_PID" 2>/dev/null || true; rm -f "$moto_log"' EXIT
+on_exit 'kill "$MOTO_PID" 2>/dev/null || true; rm -f "$moto_log"'
 export HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
 
-log "cargo test (DynamoDB tests on moto at $HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT)"
+# One PostgreSQL server (each test makes its own database; tests that stop or freeze a server start their own).
+postgres_port="$(free_port)"
+postgres_dir="$(mktemp -d)"
+on_exit 'rm -rf "$postgres_dir"'
+start_postgres "$postgres_port" "$postgres_dir" "$postgres_dir/server.log"
+on_exit 'kill -INT "$POSTGRES_PID" 2>/dev/null && wait "$POSTGRES_PID" 2>/dev/null || true'
+export HELLO_BIRTHDAY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$postgres_port/postgres"
+
+log "cargo test (DynamoDB tests on moto at $HELLO_BIRTHDAY_TEST_DYNAMODB_ENDPOINT, PostgreSQL tests on 127.0.0.1:$postgres_port)"
 cargo test --locked --all-targets

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Behind an ALB-like HAProxy (pooled, reused backend connections held up to 60 s), on SQLite and on DynamoDB
-# (moto):
+# Behind an ALB-like HAProxy (pooled, reused backend connections held up to 60 s), on SQLite, on DynamoDB
+# (moto) and on PostgreSQL (a real server started here):
 # - rolling replacement under steady load, in ECS order and in signal-first order, plus two negative controls
 #   (kill -9; signal-first without drain delay) on SQLite: fails unless both orders drop no request and lose
-#   no acknowledged write on both stores, and each negative control does report failures
-#   (scripts/harness/rollout.py);
+#   no acknowledged write on every store, and each negative control does report failures
+#   (scripts/harness/rollout.py); on PostgreSQL, in these two orders and the Kubernetes one (PostgreSQL's
+#   production path), one rollout per order instead of two (the store's part, instances opening and closing their
+#   pools while others serve, is proven by the first; about 70 s);
 # - the Kubernetes order (SIGTERM and the endpoint removal at once, the removal reaching the balancer 1-4 s later,
 #   the Helm chart's drain delay): 0 failed and 0 lost, and failures without the drain delay;
-# - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless both stores see 0 failed
+# - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless every store sees 0 failed
 #   requests, and unless the negative control (IDLE_TIMEOUT=5s, below the balancer's 60 s) does fail
-#   (scripts/harness/alb.py). These three runs are mostly idle, so they run concurrently with the rollouts.
+#   (scripts/harness/alb.py). These four runs are mostly idle, so they run concurrently with the rollouts.
 # See docs/rollout.md. Wall time about 4 minutes after the release builds. Arguments go to both rollout
 # runs, e.g. `--mode ecs`.
 set -euo pipefail
@@ -17,6 +19,7 @@ source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
 
 ensure_apt haproxy haproxy
+ensure_postgres
 
 log "release build: the image's static binary and the load generator"
 release="$(scripts/rollout/build-release.sh)"
@@ -34,6 +37,13 @@ moto_endpoint() {
 }
 rollout_moto="$(free_port)"; moto_endpoint "$rollout_moto"
 sparse_moto="$(free_port)"; moto_endpoint "$sparse_moto"
+# One PostgreSQL server; each run makes a database of its own on it.
+postgres_dir="$(mktemp -d)"
+on_exit "rm -rf '$postgres_dir'"
+postgres_port="$(free_port)"
+start_postgres "$postgres_port" "$postgres_dir" "$postgres_dir/server.log"
+on_exit "kill -INT $POSTGRES_PID 2>/dev/null && wait $POSTGRES_PID 2>/dev/null"
+postgres_url="postgres://postgres@127.0.0.1:$postgres_port/postgres"
 
 alb() {
   local name="$1"; shift
@@ -41,9 +51,10 @@ alb() {
   alb_runs+=("$name:$GROUP_PID")
 }
 alb_runs=()
-log "ALB-like sparse runs in the background: sqlite, dynamodb, and the negative control (IDLE_TIMEOUT=5s)"
+log "ALB-like sparse runs in the background: sqlite, dynamodb, postgres, and the negative control (IDLE_TIMEOUT=5s)"
 alb sqlite --store sqlite
 alb dynamodb --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$sparse_moto"
+alb postgres --store postgres --postgres-url "$postgres_url"
 alb negative --store sqlite --idle-timeout 5s --expect-failures
 
 status=0
@@ -61,6 +72,10 @@ rollout --store sqlite --mode kubernetes --mode kubernetes-no-drain \
 log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
 rollout --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$rollout_moto" --mode ecs --mode signal-first \
   --rate 250 --workers 32 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
+
+log "rollouts under load on PostgreSQL, one per order, the Kubernetes one included"
+rollout --store postgres --postgres-url "$postgres_url" --mode ecs --mode signal-first --mode kubernetes \
+  --rollouts 1 --min-seconds 15 --results "$TOOLS/rollout-results-postgres.json" "$@"
 
 log "waiting for the ALB-like sparse runs"
 for run in "${alb_runs[@]}"; do

@@ -10,6 +10,7 @@ Entry points, one per drill or measurement:
     alb          sparse traffic through the ALB-like balancer and the ALB connection model
     flood        hostile connections held open while normal traffic runs
     failover     a region lost, failed over and failed back under load
+    pg_failover  a PostgreSQL primary lost under load and its standby promoted (and two negative controls)
     bench        the service against a bare handler, then under overload (wrk)
     capacity     CPU time per request at saturation, the service pinned to one core
     paced_load   the failover drill's paced, self-checking load (run by the drill as its own process)
@@ -17,7 +18,9 @@ Entry points, one per drill or measurement:
 Building blocks, one concern each:
     processes    children that die with the harness, stop on every exit path, log to files; scratch folders
     net          free ports and waiting until a URL answers
-    stores       where instances keep users (SQLite file, DynamoDB table), and running the binary's commands on it
+    stores       where instances keep users (SQLite file, DynamoDB table, PostgreSQL database), and running the
+                 binary's commands on it
+    postgres     PostgreSQL servers: a primary, a streaming standby, a crash, a promotion
     instances    one `hello-birthday serve` on a store and a free port
     balancer     HAProxy: its runtime API, and the ALB-like balancer (pooled connections, slots, health checks)
     albpool      the two things an ALB does with pooled connections that HAProxy does not

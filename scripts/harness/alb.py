@@ -3,7 +3,7 @@ keep-alive ends before the balancer's idle timeout fails.
 
     client bursts -> HAProxy (pools and reuses server connections, http-reuse always, up to 60 s)
                   -> harness.albpool.AlbConnectionModel (60 s idle limit; a target's close is only seen on reuse)
-                  -> one instance of the service, on SQLite or on DynamoDB (the emulator)
+                  -> one instance of the service, on SQLite, DynamoDB (the emulator) or PostgreSQL
 
 Each burst opens 1 to 8 new client connections, each sending 3 to 10 requests (a PUT, then GETs of what it
 wrote and of a user nobody wrote), then the traffic stops for a random 12 to 55 s: longer than the 10 s after

@@ -1,6 +1,8 @@
 """Measures the service against a bare axum handler with wrk and prints the figures.
 
-Loads BENCH_USERS users through `hello-birthday import`, then drives GET (random users) and
+Loads BENCH_USERS users through `hello-birthday import` (on PostgreSQL, into a server on 127.0.0.1 that this
+starts, with its default durability: every PUT is committed before it is answered), then drives GET (random
+users) and
 PUT at 64 connections for --seconds each, against the service and against
 tools/src/bin/bare_hello.rs (same routes, no storage, no middleware). Prints requests/s, p50/p99,
 errors, peak RSS, start-to-ready time, and the service/bare ratios against the targets.
@@ -34,7 +36,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, net, processes, stores
+from harness import ROOT, net, postgres, processes, stores
 from harness.stores import Store
 from harness.wrk import Run, names_file, pinned, write_names, wrk
 
@@ -159,12 +161,20 @@ def overload(args: argparse.Namespace, workdir: Path) -> None:
 
 def compare(args: argparse.Namespace, workdir: Path) -> None:
     """The service against the bare handler, in alternating rounds."""
+    if args.backend == "postgres":
+        with postgres.running(workdir) as server:
+            compare_on(stores.postgres(BINARY, server.url()), args, workdir)
+        return
     if args.backend == "sqlite":
         store = stores.sqlite(BINARY, workdir / "bench.db")
     else:
         if not args.moto_port:
             sys.exit("--backend dynamodb needs --moto-port (scripts/bench/bench.sh starts moto for you)")
         store = moto(args, "bench")
+    compare_on(store, args, workdir)
+
+
+def compare_on(store: Store, args: argparse.Namespace, workdir: Path) -> None:
     import_seconds = import_users(store, args.users, workdir)
     names = names_file(workdir, args.users)
 
@@ -244,7 +254,7 @@ def compare(args: argparse.Namespace, workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=["sqlite", "dynamodb"], default="sqlite")
+    parser.add_argument("--backend", choices=["sqlite", "dynamodb", "postgres"], default="sqlite")
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)

@@ -1,4 +1,4 @@
-"""Measures the service's CPU time per GET and per PUT at saturation, on SQLite and on DynamoDB.
+"""Measures the service's CPU time per GET and per PUT at saturation, on SQLite, on DynamoDB and on PostgreSQL.
 
 The service is pinned to core 0 and everything else (this script, wrk, the DynamoDB stub) to
 core 1, so the service has exactly one core and req/s is "per core". For each backend and
@@ -20,7 +20,12 @@ measure moto and new connections. The stub's answers cost the service what Dynam
 except TLS (the stub speaks plain HTTP; the SDK still signs every call). The stub also counts
 the calls it answered, printed as DynamoDB calls per request.
 
-PUT runs before GET so that GET on SQLite finds the users it asks for (the DynamoDB stub answers
+PostgreSQL (--backend postgres) is a real server on 127.0.0.1 with its default durability, on the load's core:
+every PUT is committed (and its WAL flushed) before the service answers. It needs CPU of its own for each
+statement, so on two cores the load's core is the limit and the service's is not saturated: the CPU per request
+is then a little pessimistic (compare the utilisation column).
+
+PUT runs before GET so that GET on SQLite and PostgreSQL finds the users it asks for (the DynamoDB stub answers
 every key); the share of GETs that answered 404 is printed.
 
 This is a measurement, not a test: it prints figures and never fails on them.
@@ -39,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from harness import ROOT, net, processes, stores
+from harness import ROOT, net, postgres, processes, stores
 from harness.stores import Store
 from harness.wrk import names_file, write_names, wrk
 
@@ -163,6 +168,12 @@ def start_stub() -> tuple[subprocess.Popen[bytes], str]:
 def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, list[dict[str, Any]]]:
     if backend == "sqlite":
         return measure_service(backend, stores.sqlite(BINARY, workdir / "capacity.db"), None, args)
+    if backend == "postgres":
+        # Started from here, it inherits the load's core.
+        with postgres.running(workdir) as server:
+            store = stores.postgres(BINARY, server.url())
+            store.create()
+            return measure_service(backend, store, None, args)
     stub, stub_url = start_stub()
     try:
         # The stub answers every call, CreateTable included: no table needs creating.
@@ -196,7 +207,7 @@ def print_report(
 ) -> None:
     print()
     print(
-        f"service pinned to core {SERVICE_CORE}, wrk and the DynamoDB stub to core {LOAD_CORE} "
+        f"service pinned to core {SERVICE_CORE}, wrk, the DynamoDB stub and PostgreSQL to core {LOAD_CORE} "
         f"({os.cpu_count()} cores); {args.connections} keep-alive connections; {args.rounds} rounds of "
         f"{args.seconds}s per method, each after {WARM_UP_SECONDS}s of warm-up; {args.users} users"
     )
@@ -240,7 +251,12 @@ def load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=["sqlite", "dynamodb", "both"], default="both")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "dynamodb", "postgres", "both"],
+        default="both",
+        help="both: sqlite and dynamodb",
+    )
     parser.add_argument(
         "--users", type=int, default=10_000, help="distinct usernames; PUT's 10 s writes each of them many times"
     )

@@ -296,12 +296,7 @@ def verdict(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
         problems.append(f"{result['lost_writes']} acknowledged writes lost")
     if result["failures"].get("stale"):
         problems.append(f"{result['failures']['stale']} reads did not see the last acknowledged write")
-    for phase, count in result["requests_per_phase"].items():
-        if count < args.min_requests_per_phase:
-            problems.append(
-                f"only {count} requests started in phase {phase}, fewer than {args.min_requests_per_phase}: "
-                "the load did not overlap it"
-            )
+    problems += paced_load.missing_overlap(result["requests_per_phase"], args.min_requests_per_phase)
     if result["failback_s"] is None:
         problems.append(f"no request reached {REGIONS[0]} after it came back")
     outside = outside_window(result)
@@ -329,12 +324,7 @@ def main() -> int:
     stores.add_arguments(parser)
     parser.add_argument("--rate", type=int, help="requests/s the load aims at (300 on SQLite, 120 on moto)")
     parser.add_argument("--workers", type=int, default=12, help="concurrent clients")
-    parser.add_argument(
-        "--min-requests-per-phase",
-        type=int,
-        default=20,
-        help="requests that must start in each phase (proof the load overlapped it)",
-    )
+    paced_load.add_overlap_argument(parser)
     args = parser.parse_args()
     # moto serves a few hundred calls a second on this machine and closes every connection.
     args.rate = args.rate or (300 if args.store == "sqlite" else 120)

@@ -17,6 +17,7 @@ do. The failover drill's entry point balances connections, not requests (Global 
 proxy), so without this no client would ever move back to a region that recovered.
 """
 
+import argparse
 import csv
 import datetime
 import http.client
@@ -54,6 +55,25 @@ def start(url: str, rate: int, workers: int, out: Path, log_path: Path) -> subpr
     """The load as a process of its own; stop it with SIGTERM, then read its results with `results`."""
     argv: list[str | Path] = [sys.executable, "-m", "harness.paced_load", url, str(rate), str(workers), out]
     return processes.spawn(argv, log_path)
+
+
+def add_overlap_argument(parser: argparse.ArgumentParser) -> None:
+    """--min-requests-per-phase, for a drill that runs this load through phases."""
+    parser.add_argument(
+        "--min-requests-per-phase",
+        type=int,
+        default=20,
+        help="requests that must start in each phase (proof the load overlapped it)",
+    )
+
+
+def missing_overlap(requests_per_phase: dict[str, int], minimum: int) -> list[str]:
+    """A problem for each phase in which fewer than MINIMUM requests started: the run proves nothing about it."""
+    return [
+        f"only {count} requests started in phase {phase}, fewer than {minimum}: the load did not overlap it"
+        for phase, count in requests_per_phase.items()
+        if count < minimum
+    ]
 
 
 def results(out: Path) -> tuple[list[Request], dict[str, str]]:

@@ -1,7 +1,8 @@
 """Rolling replacement under load, as ECS does it, with HAProxy standing in for the load balancer.
 
-HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, or with
---store dynamodb a table on the DynamoDB emulator) and checks each on /readyz. It pools and reuses its
+HAProxy on 127.0.0.1 balances over 3 instances of the service sharing one store (a SQLite file, with
+--store dynamodb a table on the DynamoDB emulator, with --store postgres a database on a PostgreSQL server) and
+checks each on /readyz. It pools and reuses its
 connections to the instances as an ALB does (harness.balancer.ALB_POOLING). The Rust load generator
 (rollout_load) sends steady mixed GET/PUT traffic the whole time.
 Meanwhile every instance is replaced, twice over: start a new one, wait until HAProxy marks it UP, then

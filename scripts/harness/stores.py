@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("sqlite", "dynamodb")
+import harness.postgres
+
+KINDS = ("sqlite", "dynamodb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,36 @@ def dynamodb(binary: Path, endpoint: str, table: str, region: str = "eu-west-1")
     return Store("dynamodb", binary, f"dynamodb://{table}", env)
 
 
+def postgres(binary: Path, url: str) -> Store:
+    return Store("postgres", binary, url)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=KINDS, default="sqlite")
     parser.add_argument(
         "--dynamodb-endpoint", help="the emulator's URL, for --store dynamodb (scripts/lib/tools.sh start_moto)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="a PostgreSQL server's superuser URL, for --store postgres (scripts/lib/tools.sh start_postgres); "
+        "each run gets a database of its own on it",
     )
 
 
 def from_arguments(args: argparse.Namespace, workdir: Path) -> Store:
     """A fresh, empty store of the kind --store names, for one run in WORKDIR. A SQLite file is left for the
     instances to create, as the first ones to start at once on a new volume would."""
+    name = f"users{os.getpid()}x{workdir.name.replace('-', '')}"
     if args.store == "sqlite":
         return sqlite(args.binary, workdir / "users.db")
-    if not args.dynamodb_endpoint:
+    if args.store == "postgres":
+        if not args.postgres_url:
+            raise SystemExit("--store postgres needs --postgres-url (scripts/lib/tools.sh start_postgres)")
+        # The schema is made before the instances start, as a deploy's migration job does.
+        store = postgres(args.binary, harness.postgres.create_database(args.postgres_url, name))
+    elif not args.dynamodb_endpoint:
         raise SystemExit("--store dynamodb needs --dynamodb-endpoint (scripts/lib/tools.sh start_moto)")
-    store = dynamodb(args.binary, args.dynamodb_endpoint, f"users{os.getpid()}x{workdir.name.replace('-', '')}")
+    else:
+        store = dynamodb(args.binary, args.dynamodb_endpoint, name)
     store.create()
     return store

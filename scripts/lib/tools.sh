@@ -100,6 +100,32 @@ start_moto() {
   die "moto did not answer on 127.0.0.1:$port"
 }
 
+# ensure_postgres: Debian's PostgreSQL server (initdb, postgres, pg_ctl, pg_basebackup), installed on first use.
+ensure_postgres() {
+  "$ROOT/scripts/lib/postgres-server.sh" bin >/dev/null 2>&1 && return 0
+  ensure_apt pg_ctlcluster postgresql
+  "$ROOT/scripts/lib/postgres-server.sh" bin >/dev/null
+}
+
+# start_postgres PORT DIR LOGFILE [durable]: a throwaway PostgreSQL server (scripts/lib/postgres-server.sh) on
+# 127.0.0.1:PORT, its data in DIR/data (fsync off unless `durable`, which benchmarks use); waits until it accepts
+# connections. Sets POSTGRES_PID. The caller stops it (kill -INT "$POSTGRES_PID", a fast shutdown), removes DIR.
+start_postgres() {
+  local port="$1" dir="$2" logfile="$3" durable="${4:-}" server="$ROOT/scripts/lib/postgres-server.sh" bin
+  ensure_postgres
+  bin="$("$server" bin)"
+  chmod 755 "$dir"
+  "$server" init "$dir/data" "$durable"
+  "$server" run "$dir/data" "$port" >"$logfile" 2>&1 &
+  POSTGRES_PID=$!
+  for _ in $(seq 1 150); do
+    "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1 && return 0
+    kill -0 "$POSTGRES_PID" 2>/dev/null || { cat "$logfile" >&2; die "PostgreSQL exited"; }
+    sleep 0.2
+  done
+  die "PostgreSQL did not start on 127.0.0.1:$port"
+}
+
 # ensure_terraform: the Terraform pinned in .terraform-version (the one place the version is written; the CI
 # workflows install it through here too) on PATH. One already on PATH is used when it is that version; otherwise
 # the official release is downloaded into .tools/bin, checked against HashiCorp's SHA256SUMS.

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::http::Limits;
 use crate::server::{ConnectionPolicy, ShutdownPolicy, Timeouts};
-use crate::store::DatabaseUrl;
+use crate::store::{BackendArgs, DatabaseUrl, DatabaseUrlError};
 use crate::telemetry::TelemetryArgs;
 
 #[derive(Debug, Parser)]
@@ -27,7 +27,8 @@ pub enum Command {
     /// Ask a running server whether it is alive; exit 0 if so, 1 if not (for container health checks).
     Healthcheck(HealthcheckArgs),
     /// Create the store's table for local development (succeeds if it exists). Production
-    /// DynamoDB tables come from Terraform; `serve` never creates them.
+    /// DynamoDB tables come from Terraform; `serve` never creates them. On PostgreSQL, creates
+    /// or migrates the schema: run it with the migration role before `serve`.
     CreateTable(CreateTableArgs),
     /// Load users from the previous system's JSON file, `{"alice": {"dateOfBirth": "1990-05-01"}}`.
     /// Invalid records are listed on stderr and make the exit code non-zero; the valid ones are
@@ -65,13 +66,56 @@ pub struct ExportArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Where users are stored: `sqlite://PATH` (created on first start) or `dynamodb://TABLE`.
+    /// Where users are stored: `sqlite://PATH` (created on first start), `dynamodb://TABLE`, or
+    /// `postgres://USER@HOST[:PORT][,HOST2[:PORT]...]/DATABASE?sslmode=verify-full&...`
+    /// (docs/postgres.md). Printed with its password hidden; its environment value is never shown.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "sqlite://hello-birthday.db"
+        default_value = "sqlite://hello-birthday.db",
+        hide_env_values = true,
+        value_parser = DatabaseUrlParser
     )]
-    pub database_url: DatabaseUrl,
+    database_url: DatabaseUrl,
+
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+impl DatabaseArgs {
+    /// The URL, with the settings its backend takes from the other flags.
+    pub fn url(&self) -> DatabaseUrl {
+        self.database_url.clone().with_args(&self.backend)
+    }
+}
+
+/// Parses `--database-url` without repeating it in the error, as clap would: it may hold a
+/// password.
+#[derive(Debug, Clone, Copy)]
+struct DatabaseUrlParser;
+
+impl clap::builder::TypedValueParser for DatabaseUrlParser {
+    type Value = DatabaseUrl;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        _argument: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DatabaseUrl, clap::Error> {
+        let invalid = |reason: &dyn std::fmt::Display| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid --database-url: {reason}\n"),
+            )
+            .with_cmd(command)
+        };
+        value
+            .to_str()
+            .ok_or_else(|| invalid(&"not valid UTF-8"))?
+            .parse()
+            .map_err(|e: DatabaseUrlError| invalid(&e))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +231,20 @@ mod tests {
     fn command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_database_url_is_reported_without_repeating_it() {
+        let error = Cli::try_parse_from([
+            "hello-birthday",
+            "serve",
+            "--database-url",
+            "postgres://app:hunter2@db:x/hello",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("invalid --database-url"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     /// The policies' `Default`s are what `serve` runs with when no flag is given, so code and

@@ -1,10 +1,10 @@
 //! `hello-birthday create-table`: the store (a DynamoDB table, a SQLite file) for local
-//! development.
+//! development, or the schema (PostgreSQL), run with the migration role.
 
 use super::args::CreateTableArgs;
 use crate::store;
 
 pub async fn run(args: CreateTableArgs) -> anyhow::Result<()> {
-    println!("{}", store::create(&args.database.database_url).await?);
+    println!("{}", store::create(&args.database.url()).await?);
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::transfer::{self, ImportEvent, ImportSummary};
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let options = StoreOptions::bulk(Missing::Refuse);
-    let store = store::open(&args.database.database_url, options).await?;
+    let store = store::open(&args.database.url(), options).await?;
     let batch_size = args
         .batch_size
         .map_or_else(|| store.import_batch_size(), |size| size.get());

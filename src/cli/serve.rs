@@ -29,7 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         address = %server.local_addr()?,
-        database = %args.database.database_url,
+        database = %args.database.url(),
         "ready to serve"
     );
     server
@@ -41,7 +41,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Opens the store named on the command line and binds the listener.
 async fn build(args: &ServeArgs, metrics: Metrics) -> anyhow::Result<Server> {
-    let store = store::open(&args.database.database_url, StoreOptions::serve()).await?;
+    let options = StoreOptions::serve().recording_into(&metrics);
+    let store = store::open(&args.database.url(), options).await?;
     let store = Arc::new(Instrumented::new(store, &metrics));
     let clock = Arc::new(SystemClock);
     Server::bind(

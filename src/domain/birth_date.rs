@@ -29,6 +29,16 @@ impl IsoDate {
     pub fn as_naive(self) -> NaiveDate {
         self.0
     }
+
+    /// A date read back from a store that keeps dates as dates: fine if it can be written
+    /// as `YYYY-MM-DD`, i.e. its year is 0000 to 9999.
+    pub fn from_naive(date: NaiveDate) -> Result<Self, IsoDateError> {
+        if (0..=9999).contains(&date.year()) {
+            Ok(Self(date))
+        } else {
+            Err(IsoDateError::Format)
+        }
+    }
 }
 
 /// Splits `YYYY-MM-DD` into its numbers, or `None` if the shape is off in any way.
@@ -88,6 +98,10 @@ impl BirthDate {
     /// written, and time only moves forward, so it is still in the past.
     pub fn recorded(date: IsoDate) -> Self {
         Self(date)
+    }
+
+    pub fn as_naive(self) -> NaiveDate {
+        self.0.as_naive()
     }
 
     pub fn month(self) -> u32 {

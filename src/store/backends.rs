@@ -3,9 +3,10 @@
 //! The URL's scheme names the backend; the backend parses the rest of it itself ([`Backend`]),
 //! so what only one backend knows stays in its folder. Adding a backend touches this file
 //! only: its `mod`, a [`Target`] variant, and its line in [`KNOWN`], [`with_backend!`] and
-//! [`DatabaseUrl::from_str`].
+//! [`DatabaseUrl::from_str`] (and, if it has flags of its own, in [`BackendArgs`]).
 
 pub(crate) mod dynamodb;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -22,12 +23,14 @@ pub struct DatabaseUrl(Target);
 enum Target {
     Sqlite(sqlite::DatabaseFile),
     DynamoDb(dynamodb::Table),
+    Postgres(postgres::PostgresUrl),
 }
 
 /// Every backend's scheme and the shape of the rest of its URL, for error messages.
-const KNOWN: [(&str, &str); 2] = [
+const KNOWN: [(&str, &str); 3] = [
     (sqlite::DatabaseFile::SCHEME, sqlite::DatabaseFile::FORM),
     (dynamodb::Table::SCHEME, dynamodb::Table::FORM),
+    (postgres::PostgresUrl::SCHEME, postgres::PostgresUrl::FORM),
 ];
 
 /// Evaluates `$body` with `$backend` bound to the backend that `$url` names.
@@ -36,6 +39,7 @@ macro_rules! with_backend {
         match &$url.0 {
             Target::Sqlite($backend) => $body,
             Target::DynamoDb($backend) => $body,
+            Target::Postgres($backend) => $body,
         }
     };
 }
@@ -56,12 +60,23 @@ fn forms() -> String {
         .iter()
         .map(|(scheme, form)| format!("{scheme}://{form}"))
         .collect();
-    forms.join(" or ")
+    one_of(&forms)
 }
 
 fn schemes() -> String {
-    let schemes: Vec<&str> = KNOWN.iter().map(|(scheme, _)| *scheme).collect();
-    schemes.join(" or ")
+    let schemes: Vec<String> = KNOWN
+        .iter()
+        .map(|(scheme, _)| (*scheme).to_owned())
+        .collect();
+    one_of(&schemes)
+}
+
+/// `a, b or c`.
+fn one_of(choices: &[String]) -> String {
+    match choices {
+        [rest @ .., last] if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => choices.join(""),
+    }
 }
 
 impl FromStr for DatabaseUrl {
@@ -72,6 +87,7 @@ impl FromStr for DatabaseUrl {
         let target = match scheme {
             sqlite::DatabaseFile::SCHEME => Target::Sqlite(parse(rest)?),
             dynamodb::Table::SCHEME => Target::DynamoDb(parse(rest)?),
+            postgres::PostgresUrl::SCHEME | postgres::ALIAS => Target::Postgres(parse(rest)?),
             other => return Err(DatabaseUrlError::UnknownScheme(other.to_owned())),
         };
         Ok(Self(target))
@@ -91,6 +107,25 @@ impl fmt::Display for DatabaseUrl {
 
 fn show<B: Backend>(backend: &B, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{}://{backend}", B::SCHEME)
+}
+
+/// Flags that only one backend reads, each defined in that backend's folder. Every command that
+/// takes `--database-url` takes these too; [`DatabaseUrl::with_args`] hands them over.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArgs {
+    #[command(flatten)]
+    postgres: postgres::PostgresArgs,
+}
+
+impl DatabaseUrl {
+    /// The URL with the settings its backend takes from flags rather than from the URL.
+    #[must_use]
+    pub fn with_args(self, args: &BackendArgs) -> Self {
+        match self.0 {
+            Target::Postgres(url) => Self(Target::Postgres(args.postgres.apply(url))),
+            target => Self(target),
+        }
+    }
 }
 
 /// Opens the store that `url` names.
@@ -119,6 +154,7 @@ mod tests {
             "sqlite://a.db",
             "sqlite:///var/lib/a.db",
             "dynamodb://users-prod",
+            "postgres://app:***@db1:5432,db2:5432/hello",
         ] {
             let parsed: DatabaseUrl = url.parse().unwrap();
             assert_eq!(parsed.to_string(), url);
@@ -131,6 +167,23 @@ mod tests {
             "dynamodb://users-prod".parse(),
             Ok(DatabaseUrl(Target::DynamoDb(_)))
         ));
+        assert!(matches!(
+            "postgresql://app@db/hello".parse(),
+            Ok(DatabaseUrl(Target::Postgres(_)))
+        ));
+    }
+
+    #[test]
+    fn a_postgres_url_prints_without_its_password() {
+        for text in [
+            "postgres://app:hunter2@db1:5432,db2:5432/hello",
+            "postgresql://app:hunter2@db1:5432,db2:5432/hello",
+        ] {
+            let url: DatabaseUrl = text.parse().expect("valid");
+            let shown = url.to_string();
+            assert!(!format!("{url:?}").contains("hunter2"));
+            assert_eq!(shown, "postgres://app:***@db1:5432,db2:5432/hello");
+        }
     }
 
     #[test]
@@ -141,7 +194,10 @@ mod tests {
         );
         assert_eq!(
             DatabaseUrlError::NotAUrl.to_string(),
-            "expected sqlite://PATH or dynamodb://TABLE"
+            format!(
+                "expected sqlite://PATH, dynamodb://TABLE or postgres://{}",
+                postgres::PostgresUrl::FORM
+            )
         );
         assert_eq!(
             "mysql://x".parse::<DatabaseUrl>(),
@@ -149,6 +205,10 @@ mod tests {
         );
         assert!(matches!(
             "dynamodb://a/b".parse::<DatabaseUrl>(),
+            Err(DatabaseUrlError::Invalid(_))
+        ));
+        assert!(matches!(
+            "postgres://app@db:x/hello".parse::<DatabaseUrl>(),
             Err(DatabaseUrlError::Invalid(_))
         ));
     }

@@ -6,8 +6,9 @@
 //!
 //! A new backend is a folder under `backends/` with a type implementing [`Backend`] (its URL,
 //! parsed by itself, holding every setting only it has) and one line per list in `backends.rs`.
-//! A setting every networked backend shares (a connection pool's size, say) goes in
-//! [`StoreOptions`], filled from a flag.
+//! A setting only it has that comes from a flag of its own (a password file, say) joins its URL
+//! through [`BackendArgs`], also in `backends.rs`; [`StoreOptions`] holds what every backend
+//! is told alike.
 
 pub(crate) mod backends;
 mod instrumented;
@@ -18,8 +19,9 @@ use std::str::FromStr;
 use futures_util::stream::BoxStream;
 
 use crate::domain::{BirthDate, IsoDate, Username};
+use crate::telemetry::Metrics;
 
-pub use backends::{DatabaseUrl, DatabaseUrlError, create, open, open_read_only};
+pub use backends::{BackendArgs, DatabaseUrl, DatabaseUrlError, create, open, open_read_only};
 pub use instrumented::Instrumented;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -117,10 +119,13 @@ pub enum Missing {
 }
 
 /// How to open a store: one value for every backend, each reading only what concerns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct StoreOptions {
     pub purpose: Purpose,
     pub missing: Missing,
+    /// Where a backend registers series of its own (a connection pool's use, say); none for
+    /// a batch job, which nobody scrapes.
+    pub metrics: Option<Metrics>,
 }
 
 impl StoreOptions {
@@ -129,6 +134,7 @@ impl StoreOptions {
         Self {
             purpose: Purpose::Serve,
             missing: Missing::Create,
+            metrics: None,
         }
     }
 
@@ -137,7 +143,15 @@ impl StoreOptions {
         Self {
             purpose: Purpose::Bulk,
             missing,
+            metrics: None,
         }
+    }
+
+    /// The same, with the backend's own series registered in `metrics`.
+    #[must_use]
+    pub fn recording_into(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
     }
 }
 

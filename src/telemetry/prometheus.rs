@@ -122,6 +122,26 @@ impl Metrics {
             "store_operation_errors_total",
             "Store operations that failed, by backend, operation and kind.",
         );
+        gauge(
+            "store_pool_connections",
+            "Connections the store holds open to its database, by backend and state (in_use, idle); sampled every 2 s.",
+        );
+        gauge(
+            "store_pool_max_connections",
+            "Most connections the store may open (--database-pool-size), by backend.",
+        );
+        gauge(
+            "store_pool_waiting",
+            "Operations waiting for a connection or for one to be opened, by backend; sampled every 2 s.",
+        );
+        counter(
+            "store_pool_waits_total",
+            "Operations that found every connection of a full pool in use and had to wait, by backend.",
+        );
+        counter(
+            "store_pool_timeouts_total",
+            "Operations that got no connection before their deadline and were answered 503, by backend.",
+        );
         counter(
             "http_requests_shed_total",
             "Requests answered 503 at once because every in-flight slot stayed taken for the queue timeout.",

@@ -5,7 +5,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::server::{self, BINARY, RunningServer};
+use crate::common::server::{
+    self, BINARY, RunningServer, assert_not_ready_but_alive, status, status_becomes,
+};
 use crate::common::{SqliteDatabase, TestDatabase};
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -50,15 +52,6 @@ async fn greeting(
         status,
         body["message"].as_str().unwrap_or_default().to_owned(),
     )
-}
-
-/// The status of a GET of `path`, for the operations endpoints.
-async fn status(http: &reqwest::Client, server: &RunningServer, path: &str) -> StatusCode {
-    http.get(server.url(path))
-        .send()
-        .await
-        .expect("GET")
-        .status()
 }
 
 pub async fn data_survives_a_restart(database: &dyn TestDatabase) {
@@ -328,7 +321,7 @@ mod bad_configuration {
             "--listen",
             "127.0.0.1:0",
             "--database-url",
-            "postgres://db/users",
+            "mysql://db/users",
         ]);
         assert_one_clear_line(&output, "unknown scheme");
     }
@@ -336,7 +329,10 @@ mod bad_configuration {
     #[test]
     fn unparseable_url() {
         let output = run_serve(&["--listen", "127.0.0.1:0", "--database-url", "not a url"]);
-        assert_one_clear_line(&output, "expected sqlite://PATH or dynamodb://TABLE");
+        assert_one_clear_line(
+            &output,
+            "expected sqlite://PATH, dynamodb://TABLE or postgres://USER@HOST[:PORT][,HOST2[:PORT]...]/DATABASE",
+        );
     }
 
     #[test]
@@ -686,24 +682,6 @@ mod store_health {
     };
     use hello_birthday::test_support::dynamodb::READY_WINDOW;
 
-    /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
-    async fn status_becomes(
-        http: &reqwest::Client,
-        server: &RunningServer,
-        path: &str,
-        wanted: StatusCode,
-        within: Duration,
-    ) -> StatusCode {
-        let deadline = Instant::now() + within;
-        loop {
-            let seen = status(http, server, path).await;
-            if seen == wanted || Instant::now() > deadline {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// Every instance of a deploy may start at the same moment on a file that does not
     /// exist yet: each must create, switch to WAL and migrate without tripping on the others.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -759,18 +737,7 @@ mod store_health {
             .execute_batch("BEGIN IMMEDIATE")
             .expect("take the write lock");
         let within = Duration::from_secs(20);
-        assert_eq!(
-            status_becomes(
-                &http,
-                &running,
-                "/readyz",
-                StatusCode::SERVICE_UNAVAILABLE,
-                within
-            )
-            .await,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(status(&http, &running, "/healthz").await, StatusCode::OK);
+        assert_not_ready_but_alive(&http, &running, within).await;
         assert_eq!(
             greeting(&http, &running, "nobody").await.0,
             StatusCode::NOT_FOUND,
@@ -862,23 +829,8 @@ mod store_health {
         );
 
         drop(moto);
-        assert_eq!(
-            status_becomes(
-                &http,
-                &running,
-                "/readyz",
-                StatusCode::SERVICE_UNAVAILABLE,
-                Duration::from_secs(30)
-            )
-            .await,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "data plane down"
-        );
-        assert_eq!(
-            status(&http, &running, "/healthz").await,
-            StatusCode::OK,
-            "it can recover"
-        );
+        // The data plane is down.
+        assert_not_ready_but_alive(&http, &running, Duration::from_secs(30)).await;
     }
 
     struct ProxiedTable {

@@ -213,6 +213,49 @@ per_backend!(
     ],
 );
 
+fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+}
+
+/// A read from a server that never answers: unavailable, and given up on well within a
+/// request's timeout.
+async fn assert_gives_up_on_silence(store: &dyn UserStore) {
+    let started = Instant::now();
+    assert_unavailable(store.get(&name("alice")).await);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(8),
+        "gave up only after {waited:?}"
+    );
+}
+
+/// A port nothing listens on: bound, then let go.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// Accepts connections and then says nothing, like a black-holed endpoint or a hung host.
+/// Stops listening when the task is aborted.
+async fn silent_listener() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (address, task)
+}
+
 /// Failures particular to a networked store: they must become `Unavailable` (503 with
 /// Retry-After) quickly, never a hang or a 500.
 mod dynamodb_failures {
@@ -220,22 +263,10 @@ mod dynamodb_failures {
     use common::dynamodb::{create_table_at, random_table_name, store_at};
     use hello_birthday::test_support::dynamodb::PROBE_INTERVAL;
 
-    fn assert_unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) {
-        assert!(
-            matches!(outcome, Err(StoreError::Unavailable(_))),
-            "{outcome:?}"
-        );
-    }
-
     #[tokio::test]
     async fn a_refused_connection_is_unavailable() {
-        // Bind then drop: nothing listens on this port afterwards.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
         let store = store_at(
-            &format!("http://127.0.0.1:{port}"),
+            &format!("http://127.0.0.1:{}", closed_port()),
             &random_table_name(),
             Purpose::Serve,
         )
@@ -247,30 +278,14 @@ mod dynamodb_failures {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_unavailable_within_the_operation_timeout() {
-        // Accepts connections and then says nothing, like a black-holed endpoint.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let silent = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = listener.accept().await {
-                held.push(socket);
-            }
-        });
+        let (address, silent) = silent_listener().await;
         let store = store_at(
             &format!("http://{address}"),
             &random_table_name(),
             Purpose::Serve,
         )
         .await;
-        let started = Instant::now();
-        assert_unavailable(store.get(&name("alice")).await);
-        let waited = started.elapsed();
-        assert!(
-            waited < Duration::from_secs(8),
-            "gave up only after {waited:?}"
-        );
+        assert_gives_up_on_silence(store.as_ref()).await;
         silent.abort();
     }
 
@@ -344,6 +359,75 @@ mod dynamodb_failures {
         .await;
         assert!(matches!(store.health(), Health::NotReady(_)));
         assert!(store.get(&name("alice")).await.is_err());
+    }
+}
+
+/// A backup taken while the service keeps writing holds one moment of the table: no user half
+/// updated, none written after the export began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_export_reads_one_snapshot_while_writes_go_on() {
+    let (store, _database) = common::postgres::fresh_store().await;
+    let before: Vec<User> = (0..3000)
+        .map(|i| user(&common::nth_name(i), "1990-01-01"))
+        .collect();
+    store.put_many(&before).await.expect("put_many");
+    let mut scan = store.scan();
+    let first = scan.try_next().await.expect("first page").expect("a page");
+    let after: Vec<User> = (0..4000)
+        .map(|i| user(&common::nth_name(i), "2000-02-02"))
+        .collect();
+    store
+        .put_many(&after)
+        .await
+        .expect("writes during the export");
+    let mut exported = first;
+    while let Some(page) = scan.try_next().await.expect("page") {
+        exported.extend(page);
+    }
+    drop(scan);
+    assert_eq!(exported.len(), before.len(), "users added after it began");
+    assert!(
+        exported.iter().all(|u| u.birth_date == born("1990-01-01")),
+        "a user updated after the export began"
+    );
+    assert_eq!(contents(store.as_ref()).await.len(), after.len());
+    store.close().await;
+}
+
+/// The same failures on PostgreSQL, through the public API: the store is opened as `serve`
+/// opens it (it starts, not ready, when the server cannot be reached).
+mod postgres_failures {
+    use super::*;
+    use hello_birthday::store::{DatabaseUrl, StoreOptions};
+
+    async fn open(url: &str) -> std::sync::Arc<dyn UserStore> {
+        let url: DatabaseUrl = url.parse().expect("valid URL");
+        hello_birthday::store::open(&url, StoreOptions::serve())
+            .await
+            .expect("serving starts while the server cannot be reached")
+            .into()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable_at_once() {
+        let store = open(&format!("postgres://app@127.0.0.1:{}/hello", closed_port())).await;
+        assert!(matches!(store.health(), Health::NotReady(_)));
+        let started = Instant::now();
+        assert_unavailable(store.get(&name("alice")).await);
+        assert_unavailable(store.put(&user("alice", "1990-05-01")).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unavailable_within_the_deadline() {
+        let (address, silent) = silent_listener().await;
+        let store = open(&format!("postgres://app@{address}/hello?connect_timeout=1")).await;
+        assert_gives_up_on_silence(store.as_ref()).await;
+        silent.abort();
     }
 }
 

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import unittest
 from collections.abc import Iterator
@@ -523,11 +522,6 @@ class Flags(unittest.TestCase):
         charted = {name for _, objects in renderings() for name in env(objects)} - {"RUST_BACKTRACE"}
         self.assertEqual(flags - charted, set(), "flags of `serve` the chart cannot set")
         unknown = charted - flags - self.NOT_FLAGS
-        if "postgres" not in help_text:
-            # The binary predates the PostgreSQL store: its flags' names cannot be checked against it yet.
-            pending = {"DATABASE_PASSWORD_FILE", "DATABASE_POOL_SIZE"}
-            print(f"\nNOT VERIFIED: this binary has no postgres store; {sorted(pending)} unchecked", file=sys.stderr)
-            unknown -= pending
         self.assertEqual(unknown, set(), "variables the chart sets that `serve` does not read")
 
 

@@ -2,6 +2,7 @@
 
 pub mod dynamodb;
 mod names;
+pub mod postgres;
 pub mod server;
 
 pub use names::nth_name;
@@ -101,6 +102,7 @@ pub trait Backend {
 
 pub struct Sqlite;
 pub struct DynamoDb;
+pub struct Postgres;
 
 impl Backend for Sqlite {
     async fn database() -> Box<dyn TestDatabase> {
@@ -124,8 +126,19 @@ impl Backend for DynamoDb {
     }
 }
 
-/// Instantiates scenarios once per backend, as `sqlite::NAME` and `dynamodb::NAME`, by how
-/// they take their fixture:
+impl Backend for Postgres {
+    async fn database() -> Box<dyn TestDatabase> {
+        Box::new(postgres::shared().fresh_database().await)
+    }
+
+    async fn store() -> (Arc<dyn UserStore>, Box<dyn Send>) {
+        let (store, database) = postgres::fresh_store().await;
+        (store, Box::new(database))
+    }
+}
+
+/// Instantiates scenarios once per backend, as `sqlite::NAME`, `dynamodb::NAME` and
+/// `postgres::NAME`, by how they take their fixture:
 /// - `database:` a fresh `&dyn TestDatabase`, for the real binary;
 /// - `store:` a fresh `&dyn UserStore` opened in-process, closed afterwards;
 /// - `backend:` the [`Backend`] as a type parameter, for scenarios that need several fixtures.
@@ -136,6 +149,9 @@ macro_rules! per_backend {
         }
         mod dynamodb {
             $( per_backend!(@tests DynamoDb, $fixture, $($test),+); )+
+        }
+        mod postgres {
+            $( per_backend!(@tests Postgres, $fixture, $($test),+); )+
         }
     };
     (@tests $backend:ident, database, $($test:ident),+) => {

@@ -98,6 +98,51 @@ async fn wait_until_ready(
     addr
 }
 
+/// The status of a GET of `path`, for the operations endpoints.
+pub async fn status(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    path: &str,
+) -> reqwest::StatusCode {
+    http.get(server.url(path))
+        .send()
+        .await
+        .expect("GET")
+        .status()
+}
+
+/// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
+pub async fn status_becomes(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    path: &str,
+    wanted: reqwest::StatusCode,
+    within: Duration,
+) -> reqwest::StatusCode {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let seen = status(http, server, path).await;
+        if seen == wanted || tokio::time::Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The server leaves rotation (`/readyz` answers 503) within `within`, while `/healthz` still
+/// answers 200: a store outage it can recover from needs no restart.
+pub async fn assert_not_ready_but_alive(
+    http: &reqwest::Client,
+    server: &RunningServer,
+    within: Duration,
+) {
+    let unavailable = reqwest::StatusCode::SERVICE_UNAVAILABLE;
+    let readiness = status_becomes(http, server, "/readyz", unavailable, within).await;
+    assert_eq!(readiness, unavailable, "still ready after {within:?}");
+    let liveness = status(http, server, "/healthz").await;
+    assert_eq!(liveness, reqwest::StatusCode::OK, "it can recover");
+}
+
 impl RunningServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
