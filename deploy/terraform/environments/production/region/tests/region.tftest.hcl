@@ -28,6 +28,7 @@ variables {
     terraform_state   = { bucket = "hello-birthday-tfstate-123456789012", kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
   }
   staging_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+  alarm_emails           = ["oncall@example.com"]
 }
 
 run "eu_west_1" {
