@@ -68,24 +68,3 @@ resource "aws_dynamodb_table" "this" {
     }
   }
 }
-
-# How far each replica trails this region's writes: the recovery point if this region were lost now.
-resource "aws_cloudwatch_metric_alarm" "replication_latency" {
-  for_each = var.replication_alarm == null ? {} : var.replicas
-
-  alarm_name          = "${var.table_name}-replication-latency-to-${each.key}"
-  alarm_description   = "Writes in ${data.aws_region.current.name} take more than ${var.replication_alarm.threshold_seconds} s to reach ${each.key}. Runbook: ${var.replication_alarm.runbook_url}#replication-latency"
-  namespace           = "AWS/DynamoDB"
-  metric_name         = "ReplicationLatency"
-  dimensions          = { TableName = aws_dynamodb_table.this.name, ReceivingRegion = each.key }
-  statistic           = "Average"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.replication_alarm.threshold_seconds * 1000
-  # The metric exists only while writes replicate: a quiet hour is not lag.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = var.replication_alarm.topic_arns
-  ok_actions         = var.replication_alarm.topic_arns
-}

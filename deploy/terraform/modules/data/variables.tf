@@ -75,18 +75,3 @@ variable "replicas" {
     error_message = "Each replica's kms_key_arn must be a KMS key ARN in the replica's own region."
   }
 }
-
-variable "replication_alarm" {
-  description = "Alarm per replica on ReplicationLatency (this region to the replica); null for none. threshold_seconds is the tolerated lag, an upper bound of the recovery point."
-  type = object({
-    topic_arns        = list(string)
-    runbook_url       = string
-    threshold_seconds = optional(number, 30)
-  })
-  default = null
-
-  validation {
-    condition     = var.replication_alarm == null || try(var.replication_alarm.threshold_seconds >= 1 && can(regex("^https://.+/docs/operations/runbook\\.md$", var.replication_alarm.runbook_url)), false)
-    error_message = "replication_alarm needs threshold_seconds >= 1 and an https runbook_url ending in /docs/operations/runbook.md."
-  }
-}
