@@ -9,6 +9,7 @@ module "key" {
   table_name           = var.table_name
   key_user_role_arns   = var.key_user_role_arns
   deletion_window_days = var.kms_deletion_window_days
+  prevent_destroy      = var.deletion_protection
 }
 
 moved {
@@ -66,5 +67,19 @@ resource "aws_dynamodb_table" "this" {
       condition     = !contains(keys(var.replicas), data.aws_region.current.name)
       error_message = "replicas lists the table's own region (${data.aws_region.current.name}): list only the other regions."
     }
+  }
+}
+
+# With deletion protection, Terraform refuses to destroy or replace the table as well as AWS refusing DeleteTable
+# (the same guard as modules/table-key's, for the same reason: prevent_destroy takes no variable, and staging's table
+# is destroyed on purpose). It cannot see a replica removed or re-created inside an update of the table: the plan
+# guard (.github/scripts/plan-guard.sh) does.
+resource "terraform_data" "destroy_guard" {
+  count = var.deletion_protection ? 1 : 0
+
+  input = aws_dynamodb_table.this.arn
+  lifecycle {
+    prevent_destroy      = true
+    replace_triggered_by = [aws_dynamodb_table.this.id]
   }
 }

@@ -19,7 +19,7 @@ variable "partition_key" {
 }
 
 variable "deletion_protection" {
-  description = "Refuse DeleteTable while true. Keep it on in production."
+  description = "Refuse DeleteTable while true, and refuse a Terraform destroy or replacement of the table and its own key. Keep it on in production."
   type        = bool
 }
 

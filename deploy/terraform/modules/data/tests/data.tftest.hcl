@@ -30,8 +30,8 @@ run "table" {
     error_message = "The table is encrypted with its own rotating KMS key."
   }
   assert {
-    condition     = aws_dynamodb_table.this.deletion_protection_enabled == false
-    error_message = "Deletion protection follows the input."
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled == false && length(terraform_data.destroy_guard) == 0
+    error_message = "Deletion protection follows the input; an unprotected (throw-away) table has no destroy guard."
   }
 }
 
@@ -41,8 +41,8 @@ run "production_protection" {
     deletion_protection = true
   }
   assert {
-    condition     = aws_dynamodb_table.this.deletion_protection_enabled
-    error_message = "Deletion protection must reach the table."
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled && length(terraform_data.destroy_guard) == 1 && module.key[0].prevent_destroy
+    error_message = "Deletion protection must reach the table, and Terraform must refuse to destroy or replace the table or its key."
   }
 }
 
