@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Region failover drill: two regions on loopback, each with its own instances of the release binary
 # behind its own HAProxy (the regional ALB, health checks on /readyz), and a global HAProxy standing in for Global
-# Accelerator with the health checks of deploy/entry-point.json (time scaled x0.1). Every instance of both regions
+# Accelerator, whose checks follow the ALB target group's (deploy/service-contract.json load_balancer_health_check,
+# time scaled x0.1), since the accelerator routes by the ALB's target health. Every instance of both regions
 # uses ONE store, standing in for the replicated global table: a SQLite file, then one DynamoDB table on moto (the
 # production code path). On each store, under steady mixed GET/PUT load, a whole region (every instance and its
 # balancer) is killed and brought back: failures only within the predicted detection window, fail-back, 0 lost
