@@ -164,9 +164,36 @@ def alertmanager(out_file: Path, webhook: str | None) -> None:
     for key, value in samples.items():
         text = text.replace("${" + key + "}", value)
     config = yaml.safe_load(yaml.safe_load(text)["alertmanager_config"])
+    subscribed = {samples["page_topic_arn"], samples["ticket_topic_arn"]}
+    for problem in unreachable_routes(config, subscribed):
+        fail(f"alertmanager.yml: {problem}")
     if webhook:
         live(config, webhook)
     out_file.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def unreachable_routes(config: dict[str, Any], subscribed: set[str]) -> list[str]:
+    """Routes (the default one included) whose receiver would reach nobody: missing, without an SNS topic, or
+    publishing to a topic other than the two Terraform subscribes the alarm emails to (modules/observability)."""
+    receivers = {r["name"]: r for r in config.get("receivers", [])}
+    problems, routes = [], [("the default route", config["route"])]
+    while routes:
+        where, route = routes.pop()
+        name = route.get("receiver")
+        receiver = receivers.get(name) if name else None
+        if name and receiver is None:
+            problems.append(f"{where} names receiver {name!r}, which is not defined")
+        elif receiver is not None:
+            topics = [c.get("topic_arn") for c in receiver.get("sns_configs", [])]
+            if not topics:
+                problems.append(f"receiver {name!r} ({where}) publishes to no SNS topic: its alerts reach nobody")
+            problems += [
+                f"receiver {name!r} publishes to {t}, a topic with no subscription"
+                for t in topics
+                if t not in subscribed
+            ]
+        routes += [(f"the route matching {r.get('matchers')}", r) for r in route.get("routes", [])]
+    return problems
 
 
 def live(config: dict[str, Any], webhook: str) -> None:

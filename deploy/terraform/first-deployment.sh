@@ -139,6 +139,7 @@ step_global() {
   tf_init "$global_root"
   # shellcheck disable=SC2046 # global_vars prints whole arguments
   tf_apply "$global_root" $(global_vars)
+  "$scripts_dir/protect-replicas.sh" "$global_root"
 }
 
 # The first image comes from the image workflow (Actions > image > Run workflow on main, deploy unticked): this

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Terraform check: fmt; the module READMEs' input and output tables; init of every root and module, and its
+# Terraform check: fmt; the plan guard, the replicas' deletion protection and the pending-subscription list against
+# stubs (deploy/terraform/tests/guards: moto has no replicas and confirms every subscription); the module READMEs'
+# input and output tables; init of every root and module, and its
 # `terraform test` suite (mocked AWS, plan time; it validates the configuration first) or validate where there is
 # none; checkov with zero failures; and the moto smoke test
 # (scripts/check/terraform/smoke.sh): the first deployment as deploy/terraform/first-deployment.sh runs it, step by
@@ -58,6 +60,9 @@ checkov_install=$GROUP_PID
 
 phase "terraform fmt -check"
 terraform fmt -check -recursive -diff "$TF_DIR" || die "run: terraform fmt -recursive deploy/terraform"
+
+phase "the data guards and the subscription list, against stubbed AWS and Terraform CLIs and plan files (deploy/terraform/tests/guards)"
+for test in "$TF_DIR"/tests/guards/*-test.sh; do "$test" >&2 || die "${test#"$ROOT"/} failed"; done
 
 phase "module READMEs list exactly each module's inputs and outputs"
 # Names a module declares (variable, output), and the names in the first column of its README's section (Inputs,

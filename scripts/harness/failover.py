@@ -10,10 +10,14 @@ only the regional balancer's tag says which region answered). This drill therefo
 not replication: with a real global table a region's last writes may still be in flight to the other
 (see docs/dynamodb.md for what that means for RPO).
 
-The global balancer's health checks are Global Accelerator's, from deploy/entry-point.json (the file
-Terraform's modules/entry-point reads), with time scaled by TIME_SCALE so that a drill takes seconds. The
-predicted detection window follows from them: a region that stops answering is marked down after
-`threshold_count` failed checks `interval` apart, the last of which may take up to the check timeout.
+The global balancer's health checks time a region's failover as Global Accelerator's do for ALB endpoints: the
+accelerator routes by the ALB's own target health, and ignores its endpoint group's health-check settings
+(deploy/entry-point.json) for them. So the global checks carry the ALB target group's cadence, from
+deploy/service-contract.json's `load_balancer_health_check` (the values modules/edge gives the target group), with
+time scaled by TIME_SCALE so that a drill takes seconds. The predicted detection window follows from them: a region
+that stops answering is marked down after `unhealthy_threshold` failed checks `interval_seconds` apart, the last of
+which may take up to `timeout_seconds`. What it leaves out: how long the accelerator takes to act on the ALB's
+target health once it changes, which AWS does not publish (docs/dynamodb.md, "RPO and RTO").
 
 Under steady mixed load (harness.paced_load), each mode: kill every instance and the balancer of FIRST region
 at once, keep it down for OUTAGE_S, bring it back, and wait for traffic to return to it. The `checks` mode then
@@ -46,21 +50,19 @@ from harness.paced_load import REGION_HEADER, REQUEST_TIMEOUT_S
 from harness.processes import log
 from harness.stores import Store
 
-ENTRY_POINT = json.loads((ROOT / "deploy/entry-point.json").read_text())
+ALB_CHECK = json.loads((ROOT / "deploy/service-contract.json").read_text())["load_balancer_health_check"]
 REGIONS = ("eu-west-1", "eu-central-1")
 INSTANCES = 2
 TIME_SCALE = 0.1
-# Global Accelerator's endpoint-group checks, scaled. Its check timeout is not configurable; the ALB's 5 s
-# (modules/edge) stands in for it.
-GLOBAL_INTERVAL_MS = round(ENTRY_POINT["health_check_interval_seconds"] * 1000 * TIME_SCALE)
-GLOBAL_THRESHOLD = ENTRY_POINT["threshold_count"]
-GLOBAL_TIMEOUT_MS = round(5000 * TIME_SCALE)
-PREDICTED_DETECTION_S = (GLOBAL_INTERVAL_MS * GLOBAL_THRESHOLD + GLOBAL_TIMEOUT_MS) / 1000
+# The ALB target group's checks (modules/edge), scaled: the regional balancers use them on their instances, and the
+# entry point on the regions, since Global Accelerator takes a region out when its ALB has no healthy target.
+CHECK_INTERVAL_MS = round(ALB_CHECK["interval_seconds"] * 1000 * TIME_SCALE)
+CHECK_TIMEOUT_MS = round(ALB_CHECK["timeout_seconds"] * 1000 * TIME_SCALE)
+CHECK_FALL, CHECK_RISE = ALB_CHECK["unhealthy_threshold"], ALB_CHECK["healthy_threshold"]
+PREDICTED_DETECTION_S = (CHECK_INTERVAL_MS * CHECK_FALL + CHECK_TIMEOUT_MS) / 1000
 # A check that runs late on a loaded 2-core machine: the one allowance on top of the prediction.
 SCHEDULING_TOLERANCE_S = 0.5
 DETECTION_WINDOW_S = PREDICTED_DETECTION_S + SCHEDULING_TOLERANCE_S
-# The regional balancer mirrors the ALB target group of modules/edge (every 10 s, 2 to fail, 2 to recover).
-REGIONAL_INTERVAL_MS, REGIONAL_FALL, REGIONAL_RISE = round(10000 * TIME_SCALE), 2, 2
 # Long enough that, without global health checks, the failures visibly outlast the detection window.
 OUTAGE_S = 3 * PREDICTED_DETECTION_S
 STEADY_S = 4
@@ -101,8 +103,8 @@ class Region:
             self.port,
             backend_options=f"""    option httpchk GET /readyz
     http-check expect status 200
-    timeout check {GLOBAL_TIMEOUT_MS}ms
-    default-server check inter {REGIONAL_INTERVAL_MS}ms fall {REGIONAL_FALL} rise {REGIONAL_RISE}
+    timeout check {CHECK_TIMEOUT_MS}ms
+    default-server check inter {CHECK_INTERVAL_MS}ms fall {CHECK_FALL} rise {CHECK_RISE}
     http-response set-header {REGION_HEADER} {self.name}""",
             servers={instance.name: instance.port for instance in self.instances},
         )
@@ -124,7 +126,7 @@ class EntryPoint(Haproxy):
 
     def __init__(self, regions: list[Region], checks: bool, workdir: Path) -> None:
         port = net.free_port()
-        check = f" check inter {GLOBAL_INTERVAL_MS}ms fall {GLOBAL_THRESHOLD} rise {GLOBAL_THRESHOLD}" if checks else ""
+        check = f" check inter {CHECK_INTERVAL_MS}ms fall {CHECK_FALL} rise {CHECK_RISE}" if checks else ""
         servers = "\n".join(f"    server {r.name} 127.0.0.1:{r.port} weight 100{check}" for r in regions)
         super().__init__(
             workdir,
@@ -136,7 +138,7 @@ defaults
     timeout connect 1s
     timeout client 30s
     timeout server 30s
-    timeout check {GLOBAL_TIMEOUT_MS}ms
+    timeout check {CHECK_TIMEOUT_MS}ms
     # An accelerator does not replay a connection elsewhere: a failure reaches the client and is counted.
     retries 0
 frontend accelerator
@@ -332,8 +334,9 @@ def main() -> int:
     processes.exit_on_sigterm()
     log(f"store: {args.store}, one for both regions, standing in for the replicated global table")
     log(
-        f"entry point checks every {GLOBAL_INTERVAL_MS}ms, {GLOBAL_THRESHOLD} to fail or recover "
-        f"(deploy/entry-point.json x {TIME_SCALE}): predicted detection {PREDICTED_DETECTION_S}s"
+        f"entry point follows the ALB target health: checks every {CHECK_INTERVAL_MS}ms, {CHECK_FALL} to fail, "
+        f"{CHECK_RISE} to recover (deploy/service-contract.json load_balancer_health_check x {TIME_SCALE}): "
+        f"predicted detection {PREDICTED_DETECTION_S}s"
     )
     results = report.Results(args.results)
     with processes.scratch_dir(f"failover-{args.store}-") as root:

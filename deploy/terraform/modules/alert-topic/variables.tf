@@ -9,7 +9,11 @@ variable "name" {
 }
 
 variable "emails" {
-  description = "Email addresses subscribed to the topic."
+  description = "Email addresses subscribed to the topic (each must confirm within 2 days: deploy/terraform/pending-subscriptions.sh lists those still pending); at least one, so that the alarms publishing to it reach a person."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.emails) > 0 && alltrue([for e in var.emails : can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", e))])
+    error_message = "emails must name at least one email address: an alarm whose topic nobody subscribes to reaches no one."
+  }
 }

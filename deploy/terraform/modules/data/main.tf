@@ -9,6 +9,7 @@ module "key" {
   table_name           = var.table_name
   key_user_role_arns   = var.key_user_role_arns
   deletion_window_days = var.kms_deletion_window_days
+  prevent_destroy      = var.deletion_protection
 }
 
 moved {
@@ -69,23 +70,16 @@ resource "aws_dynamodb_table" "this" {
   }
 }
 
-# How far each replica trails this region's writes: the recovery point if this region were lost now.
-resource "aws_cloudwatch_metric_alarm" "replication_latency" {
-  for_each = var.replication_alarm == null ? {} : var.replicas
+# With deletion protection, Terraform refuses to destroy or replace the table as well as AWS refusing DeleteTable
+# (the same guard as modules/table-key's, for the same reason: prevent_destroy takes no variable, and staging's table
+# is destroyed on purpose). It cannot see a replica removed or re-created inside an update of the table: the plan
+# guard (.github/scripts/plan-guard.sh) does.
+resource "terraform_data" "destroy_guard" {
+  count = var.deletion_protection ? 1 : 0
 
-  alarm_name          = "${var.table_name}-replication-latency-to-${each.key}"
-  alarm_description   = "Writes in ${data.aws_region.current.name} take more than ${var.replication_alarm.threshold_seconds} s to reach ${each.key}. Runbook: ${var.replication_alarm.runbook_url}#replication-latency"
-  namespace           = "AWS/DynamoDB"
-  metric_name         = "ReplicationLatency"
-  dimensions          = { TableName = aws_dynamodb_table.this.name, ReceivingRegion = each.key }
-  statistic           = "Average"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.replication_alarm.threshold_seconds * 1000
-  # The metric exists only while writes replicate: a quiet hour is not lag.
-  treat_missing_data = "notBreaching"
-  alarm_actions      = var.replication_alarm.topic_arns
-  ok_actions         = var.replication_alarm.topic_arns
+  input = aws_dynamodb_table.this.arn
+  lifecycle {
+    prevent_destroy      = true
+    replace_triggered_by = [aws_dynamodb_table.this.id]
+  }
 }

@@ -19,7 +19,7 @@ variable "partition_key" {
 }
 
 variable "deletion_protection" {
-  description = "Refuse DeleteTable while true. Keep it on in production."
+  description = "Refuse DeleteTable while true, and refuse a Terraform destroy or replacement of the table and its own key. Keep it on in production."
   type        = bool
 }
 
@@ -73,20 +73,5 @@ variable "replicas" {
   validation {
     condition     = alltrue([for region, r in var.replicas : can(regex("^arn:aws[a-z-]*:kms:${region}:[0-9]{12}:key/", r.kms_key_arn))])
     error_message = "Each replica's kms_key_arn must be a KMS key ARN in the replica's own region."
-  }
-}
-
-variable "replication_alarm" {
-  description = "Alarm per replica on ReplicationLatency (this region to the replica); null for none. threshold_seconds is the tolerated lag, an upper bound of the recovery point."
-  type = object({
-    topic_arns        = list(string)
-    runbook_url       = string
-    threshold_seconds = optional(number, 30)
-  })
-  default = null
-
-  validation {
-    condition     = var.replication_alarm == null || try(var.replication_alarm.threshold_seconds >= 1 && can(regex("^https://.+/docs/operations/runbook\\.md$", var.replication_alarm.runbook_url)), false)
-    error_message = "replication_alarm needs threshold_seconds >= 1 and an https runbook_url ending in /docs/operations/runbook.md."
   }
 }

@@ -164,10 +164,10 @@ resource "aws_lb_target_group" "service" {
     port                = "traffic-port"
     protocol            = "HTTP"
     matcher             = "200"
-    interval            = 10
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 2
+    interval            = var.target.health_check.interval_seconds
+    timeout             = var.target.health_check.timeout_seconds
+    healthy_threshold   = var.target.health_check.healthy_threshold
+    unhealthy_threshold = var.target.health_check.unhealthy_threshold
   }
 }
 

@@ -49,6 +49,8 @@ variable "target" {
   description = <<-EOT
     What the ALB forwards to (from deploy/service-contract.json). port: the service's port inside the task.
     health_check_path: what the target group polls, the readiness endpoint, which turns 503 while a task drains.
+    health_check: how often and how many failures (or successes) make a target unhealthy (or healthy again); Global
+    Accelerator routes by this target health, so it is also how fast a region fails over.
     public_path_patterns: the only paths forwarded; everything else, /metrics included, gets a fixed 404 at the ALB.
     deregistration_delay: seconds the ALB keeps draining a deregistered target, longer than the slowest request and
     much shorter than the 300 s default.
@@ -56,6 +58,7 @@ variable "target" {
   type = object({
     port                 = number
     health_check_path    = string
+    health_check         = object({ interval_seconds = number, timeout_seconds = number, healthy_threshold = number, unhealthy_threshold = number })
     public_path_patterns = list(string)
     deregistration_delay = optional(number, 15)
   })

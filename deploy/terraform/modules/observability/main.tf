@@ -20,6 +20,7 @@ locals {
     ddb_throttles  = "${var.runbook_url}#dynamodb-throttles"
     ddb_sys_errors = "${var.runbook_url}#dynamodb-system-errors"
     amp_ingestion  = "${var.runbook_url}#metrics-not-reaching-the-workspace"
+    amp_delivery   = "${var.runbook_url}#alertmanager-notifications-failed"
   }
 }
 
@@ -81,8 +82,9 @@ resource "aws_sns_topic" "alerts" {
   kms_master_key_id = aws_kms_key.observability.arn
 }
 
-# Tickets (slow SLO burns, store errors, dropped logs, shed load) go to their own topic: a chat channel or a
-# ticket queue subscribes to it, while the alerts topic is what pages.
+# Tickets (slow SLO burns, store errors, dropped logs, shed load) go to their own topic, so that a chat channel or
+# a ticket queue can take them apart from pages; the alarm emails subscribe to it too, so a ticket reaches a person
+# from the first day, before any such integration exists.
 resource "aws_sns_topic" "tickets" {
   name              = "${var.name}-tickets"
   kms_master_key_id = aws_kms_key.observability.arn
@@ -180,6 +182,14 @@ resource "aws_sns_topic_subscription" "email" {
   for_each = toset(var.alarm_emails)
 
   topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_sns_topic_subscription" "ticket_email" {
+  for_each = toset(var.alarm_emails)
+
+  topic_arn = aws_sns_topic.tickets.arn
   protocol  = "email"
   endpoint  = each.value
 }
@@ -315,8 +325,9 @@ resource "aws_cloudwatch_metric_alarm" "target_p99_latency" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
-# Outside the workspace, so it still fires when the workspace's own rules cannot (no samples arrive at all, or
-# its Alertmanager cannot publish): every task's collector writes the service's and the task's metrics.
+# Outside the workspace, so it still fires when the workspace's own rules cannot (no samples arrive at all): every
+# task's collector writes the service's and the task's metrics. It says nothing about delivery: samples can arrive
+# while the Alertmanager fails to publish to SNS, which the next alarm watches.
 resource "aws_cloudwatch_metric_alarm" "amp_ingestion" {
   alarm_name          = "${var.name}-metrics-not-reaching-the-workspace"
   alarm_description   = "The Prometheus workspace received no samples for 5 minutes: no collector writes, so the SLO alerts are blind. Runbook: ${local.runbook.amp_ingestion}"
@@ -331,6 +342,28 @@ resource "aws_cloudwatch_metric_alarm" "amp_ingestion" {
   datapoints_to_alarm = 5
   # No usage data at all is exactly the failure this alarm is for.
   treat_missing_data = "breaching"
+  alarm_actions      = [aws_sns_topic.alerts.arn]
+  ok_actions         = [aws_sns_topic.alerts.arn]
+}
+
+# The workspace's Alertmanager could not publish a notification (SNS refused it: a topic policy or key policy that
+# no longer lets aps publish, a deleted topic, throttling), so SLO pages and tickets are lost. Vended by the
+# workspace in AWS/Prometheus only when a notification fails; CloudWatch publishes as its own principal, which the
+# topic policy allows separately, so this alarm still gets through.
+resource "aws_cloudwatch_metric_alarm" "amp_notifications_failed" {
+  alarm_name          = "${var.name}-alertmanager-notifications-failed"
+  alarm_description   = "The Prometheus workspace's Alertmanager failed to deliver notifications to SNS: SLO pages and tickets are not reaching anyone. Runbook: ${local.runbook.amp_delivery}"
+  namespace           = "AWS/Prometheus"
+  metric_name         = "AlertManagerNotificationsFailed"
+  dimensions          = { Workspace = aws_prometheus_workspace.this.id }
+  statistic           = "Sum"
+  period              = 60
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 5
+  datapoints_to_alarm = 1
+  # The metric exists only when a notification fails.
+  treat_missing_data = "notBreaching"
   alarm_actions      = [aws_sns_topic.alerts.arn]
   ok_actions         = [aws_sns_topic.alerts.arn]
 }
@@ -443,6 +476,6 @@ resource "aws_cloudwatch_dashboard" "this" {
 locals {
   alarms = concat(
     values(aws_cloudwatch_metric_alarm.expression),
-    [aws_cloudwatch_metric_alarm.target_p99_latency, aws_cloudwatch_metric_alarm.unhealthy_hosts, aws_cloudwatch_metric_alarm.amp_ingestion],
+    [aws_cloudwatch_metric_alarm.target_p99_latency, aws_cloudwatch_metric_alarm.unhealthy_hosts, aws_cloudwatch_metric_alarm.amp_ingestion, aws_cloudwatch_metric_alarm.amp_notifications_failed],
   )
 }

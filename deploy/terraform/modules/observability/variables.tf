@@ -29,10 +29,13 @@ variable "runbook_url" {
 }
 
 variable "alarm_emails" {
-  description = "Addresses subscribed to the alert topic (each must confirm). Chat or paging integrations subscribe to the topic outside Terraform."
+  description = "Addresses subscribed to the alert and ticket topics (each must confirm within 2 days, or SNS deletes the subscription: deploy/terraform/pending-subscriptions.sh lists those still pending); at least one, so that every alarm and Alertmanager route reaches a person. Chat or paging integrations subscribe to the topics outside Terraform."
   type        = list(string)
-  default     = []
 
+  validation {
+    condition     = length(var.alarm_emails) > 0
+    error_message = "alarm_emails must name at least one address: an alarm whose topic nobody subscribes to reaches no one."
+  }
   validation {
     condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", e))])
     error_message = "alarm_emails must be email addresses."

@@ -89,6 +89,7 @@ module "edge" {
   target = {
     port                 = local.contract.container_port
     health_check_path    = local.contract.readiness_path
+    health_check         = local.contract.load_balancer_health_check
     public_path_patterns = [local.contract.public_path_pattern]
   }
   access_logs = { force_destroy = var.protection.force_destroy }

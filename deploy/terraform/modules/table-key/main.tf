@@ -39,3 +39,18 @@ resource "aws_kms_alias" "this" {
   name          = "alias/${var.table_name}"
   target_key_id = aws_kms_key.this.key_id
 }
+
+# Terraform cannot destroy or replace the key while this guard exists: lifecycle.prevent_destroy takes no variable,
+# and the same module serves throw-away environments (staging is destroyed on purpose), so the protection is a
+# resource of its own, there only when asked for. Replacing the key is caught too (replace_triggered_by on its id),
+# because a table whose key is scheduled for deletion becomes unreadable. To delete the key on purpose:
+# `terraform state rm` this guard first (deploy/terraform/README.md, "Data that cannot be deleted by accident").
+resource "terraform_data" "destroy_guard" {
+  count = var.prevent_destroy ? 1 : 0
+
+  input = aws_kms_key.this.arn
+  lifecycle {
+    prevent_destroy      = true
+    replace_triggered_by = [aws_kms_key.this.id]
+  }
+}

@@ -23,3 +23,9 @@ variable "deletion_window_days" {
     error_message = "deletion_window_days must be between 7 and 30."
   }
 }
+
+variable "prevent_destroy" {
+  description = "Refuse to destroy or replace the key (a guard resource with lifecycle.prevent_destroy). Keep it on wherever the table matters; off only for throw-away environments."
+  type        = bool
+  default     = true
+}

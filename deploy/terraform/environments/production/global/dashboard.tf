@@ -1,5 +1,6 @@
 # The global view: one row per region (its load balancer's 5xx and p99, what the region's SLO alarms watch), the
-# replication lag from the primary to each replica, and the entry point's new flows per region. Each region's own
+# replication lag from each region to every other one (both directions of every pair: what each region's root
+# alarms), and the entry point's new flows per region. Each region's own
 # dashboard (modules/observability) has the details; its alarms page through that region's topic.
 locals {
   widget = { width = 8, height = 6 }
@@ -28,11 +29,12 @@ locals {
         metrics = [for accelerator in local.accelerators : ["AWS/GlobalAccelerator", "NewFlowCount", "Accelerator", accelerator, "EndpointGroup", region]]
       },
     ]]),
-    length(local.others) == 0 ? [] : [{
-      title   = "Replication latency from ${local.primary} (ms)"
-      region  = local.primary
+    # CloudWatch publishes ReplicationLatency in the sending region.
+    length(local.others) == 0 ? [] : [for sender in var.regions : {
+      title   = "Replication latency from ${sender} (ms)"
+      region  = sender
       stat    = "Average"
-      metrics = [for region in local.others : ["AWS/DynamoDB", "ReplicationLatency", "TableName", module.data.table_name, "ReceivingRegion", region]]
+      metrics = [for region in var.regions : ["AWS/DynamoDB", "ReplicationLatency", "TableName", module.data.table_name, "ReceivingRegion", region] if region != sender]
     }],
   )
 }

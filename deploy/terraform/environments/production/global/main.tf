@@ -58,11 +58,6 @@ module "data" {
   deletion_protection = true
   kms_key_arn         = local.regions[local.primary].table_kms_key_arn
   replicas            = { for region in local.others : region => { kms_key_arn = local.regions[region].table_kms_key_arn } }
-  replication_alarm = {
-    topic_arns        = [module.primary_alerts.arn]
-    runbook_url       = local.runbook_url
-    threshold_seconds = var.alarms.replication_threshold_seconds
-  }
 }
 
 # Every region pulls its image from its own registry: the primary's repository (where production promotes images
@@ -75,15 +70,9 @@ module "image_replication" {
   destination_regions = local.others
 }
 
-# The global layer's own topics, so that it pages without depending on any region's stack: replication alarms in
-# the primary region, the entry point's in us-west-2, where Global Accelerator publishes its metrics.
-module "primary_alerts" {
-  source = "../../../modules/alert-topic"
-
-  name   = "${local.name}-global-alerts"
-  emails = var.alarms.emails
-}
-
+# The global layer's own topic, so that the entry point pages without depending on any region's stack, in us-west-2,
+# where Global Accelerator publishes its metrics. Replication lag is alarmed by each region's root, in the sending
+# region, where CloudWatch publishes ReplicationLatency (../region/replication.tf).
 module "entry_point_alerts" {
   source    = "../../../modules/alert-topic"
   providers = { aws = aws.global_accelerator }

@@ -63,10 +63,9 @@ variable "entry_point" {
 }
 
 variable "alarms" {
-  description = "Who the global layer's alarms page (the entry point's in us-west-2, replication's in the primary region; each region's own alarms page through its stack's topic) and the tolerated replication lag."
+  description = "Who the global layer's alarms page (the entry point's, in us-west-2; each region's own alarms, replication lag included, page through its stack's topic); at least one address."
   type = object({
-    emails                        = optional(list(string), [])
-    replication_threshold_seconds = optional(number, 30)
+    emails = optional(list(string), [])
   })
   default = {}
 }

@@ -49,3 +49,14 @@ variable "vpc_cidr" {
     error_message = "vpc_cidr must be an IPv4 CIDR block."
   }
 }
+
+variable "replication_threshold_seconds" {
+  description = "Tolerated lag of this region's writes reaching each other region (ReplicationLatency), an upper bound of the recovery point."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.replication_threshold_seconds >= 1
+    error_message = "replication_threshold_seconds must be at least 1."
+  }
+}

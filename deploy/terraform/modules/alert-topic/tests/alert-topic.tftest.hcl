@@ -25,6 +25,14 @@ run "topic" {
   }
 }
 
+run "rejects_no_address" {
+  command = plan
+  variables {
+    emails = []
+  }
+  expect_failures = [var.emails]
+}
+
 run "rejects_a_bad_name" {
   command = plan
   variables {

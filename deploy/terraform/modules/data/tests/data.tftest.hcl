@@ -30,8 +30,8 @@ run "table" {
     error_message = "The table is encrypted with its own rotating KMS key."
   }
   assert {
-    condition     = aws_dynamodb_table.this.deletion_protection_enabled == false
-    error_message = "Deletion protection follows the input."
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled == false && length(terraform_data.destroy_guard) == 0
+    error_message = "Deletion protection follows the input; an unprotected (throw-away) table has no destroy guard."
   }
 }
 
@@ -41,8 +41,8 @@ run "production_protection" {
     deletion_protection = true
   }
   assert {
-    condition     = aws_dynamodb_table.this.deletion_protection_enabled
-    error_message = "Deletion protection must reach the table."
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled && length(terraform_data.destroy_guard) == 1 && module.key[0].prevent_destroy
+    error_message = "Deletion protection must reach the table, and Terraform must refuse to destroy or replace the table or its key."
   }
 }
 
@@ -61,8 +61,8 @@ run "key_from_the_regions_stack" {
 run "single_region_by_default" {
   command = plan
   assert {
-    condition     = length(aws_dynamodb_table.this.replica) == 0 && !aws_dynamodb_table.this.stream_enabled && length(aws_cloudwatch_metric_alarm.replication_latency) == 0
-    error_message = "Without replicas the table stays a single-region table, with no stream and no replication alarm."
+    condition     = length(aws_dynamodb_table.this.replica) == 0 && !aws_dynamodb_table.this.stream_enabled
+    error_message = "Without replicas the table stays a single-region table, with no stream."
   }
 }
 
@@ -72,10 +72,6 @@ run "global_table" {
     replicas = {
       "eu-central-1" = { kms_key_arn = "arn:aws:kms:eu-central-1:123456789012:key/11111111-1111-1111-1111-111111111111" }
       "eu-north-1"   = { kms_key_arn = "arn:aws:kms:eu-north-1:123456789012:key/22222222-2222-2222-2222-222222222222" }
-    }
-    replication_alarm = {
-      topic_arns  = ["arn:aws:sns:eu-west-1:123456789012:alerts"]
-      runbook_url = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
     }
   }
   assert {
@@ -94,10 +90,6 @@ run "global_table" {
     condition     = aws_dynamodb_table.this.point_in_time_recovery[0].enabled && aws_dynamodb_table.this.stream_enabled && aws_dynamodb_table.this.stream_view_type == "NEW_AND_OLD_IMAGES"
     error_message = "A global table streams new and old images, and its own region keeps PITR."
   }
-  assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(keys(var.replicas)) && alltrue([for region, alarm in aws_cloudwatch_metric_alarm.replication_latency : alarm.metric_name == "ReplicationLatency" && alarm.dimensions.ReceivingRegion == region && alarm.threshold == 30000])
-    error_message = "Every replica has a ReplicationLatency alarm, 30 s by default."
-  }
 }
 
 run "one_replica" {
@@ -106,8 +98,8 @@ run "one_replica" {
     replicas = { "us-east-1" = { kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111" } }
   }
   assert {
-    condition     = [for r in aws_dynamodb_table.this.replica : r.region_name] == ["us-east-1"] && length(aws_cloudwatch_metric_alarm.replication_latency) == 0
-    error_message = "A single replica works; without replication_alarm there is no alarm."
+    condition     = [for r in aws_dynamodb_table.this.replica : r.region_name] == ["us-east-1"]
+    error_message = "A single replica works."
   }
 }
 

@@ -25,6 +25,7 @@ variables {
   target = {
     port                 = 8080
     health_check_path    = "/readyz"
+    health_check         = jsondecode(file("../../../service-contract.json")).load_balancer_health_check
     public_path_patterns = ["/hello/*"]
   }
   waf = { log_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
@@ -61,8 +62,13 @@ run "target_group" {
   command = plan
 
   assert {
-    condition     = aws_lb_target_group.service.health_check[0].path == "/readyz" && aws_lb_target_group.service.port == 8080 && aws_lb_target_group.service.target_type == "ip"
-    error_message = "The target group polls /readyz on the service port of awsvpc (ip) targets."
+    condition = (
+      aws_lb_target_group.service.health_check[0].path == "/readyz" && aws_lb_target_group.service.port == 8080 && aws_lb_target_group.service.target_type == "ip"
+      && aws_lb_target_group.service.health_check[0].interval == jsondecode(file("../../../service-contract.json")).load_balancer_health_check.interval_seconds
+      && aws_lb_target_group.service.health_check[0].unhealthy_threshold == jsondecode(file("../../../service-contract.json")).load_balancer_health_check.unhealthy_threshold
+      && aws_lb_target_group.service.health_check[0].timeout == jsondecode(file("../../../service-contract.json")).load_balancer_health_check.timeout_seconds
+    )
+    error_message = "The target group polls /readyz on the service port of awsvpc (ip) targets, at the cadence of deploy/service-contract.json."
   }
   assert {
     condition     = aws_lb_target_group.service.deregistration_delay <= 30

@@ -4,9 +4,10 @@ mock_provider "aws" {
 }
 
 variables {
-  name        = "hello-birthday-staging"
-  environment = "staging"
-  runbook_url = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
+  name         = "hello-birthday-staging"
+  environment  = "staging"
+  runbook_url  = "https://github.com/example/hello-birthday/blob/main/docs/operations/runbook.md"
+  alarm_emails = ["oncall@example.com", "sre@example.com"]
   watched = {
     alb_arn_suffix          = "app/hello-birthday-staging/0123456789abcdef"
     target_group_arn_suffix = "targetgroup/hello-birthday-staging/0123456789abcdef"
@@ -27,8 +28,8 @@ run "alarms" {
     error_message = "Every alarm notifies the topic and links its runbook section."
   }
   assert {
-    condition     = length(local.alarms) == 8 && length(distinct([for a in local.alarms : a.alarm_description])) == 8
-    error_message = "Eight distinct alarms."
+    condition     = length(local.alarms) == 9 && length(distinct([for a in local.alarms : a.alarm_description])) == 9
+    error_message = "Nine distinct alarms."
   }
   assert {
     condition = (
@@ -104,6 +105,77 @@ run "prometheus_workspace" {
     condition     = output.prometheus_remote_write_url == "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-00000000-0000-0000-0000-000000000000/api/v1/remote_write"
     error_message = "The collectors write to the workspace's remote-write endpoint."
   }
+}
+
+# Every topic an alarm or an Alertmanager route publishes to has a subscription, read from the rendered
+# configuration: the alarms' actions and the receivers the routes of the deployed Alertmanager definition (the file in
+# deploy/monitoring, as Terraform fills it) end at. The two topics get distinct ARNs so that one cannot stand in for
+# the other.
+run "every_alert_reaches_a_subscriber" {
+  command = plan
+
+  override_resource {
+    override_during = plan
+    target          = aws_sns_topic.tickets
+    values          = { arn = "arn:aws:sns:eu-west-1:123456789012:tickets" }
+  }
+
+  assert {
+    condition = alltrue([for arn in flatten([for a in local.alarms : [a.alarm_actions, a.ok_actions]]) :
+      contains([for s in concat(values(aws_sns_topic_subscription.email), values(aws_sns_topic_subscription.ticket_email)) : s.topic_arn], arn)
+    ])
+    error_message = "An alarm notifies a topic nobody subscribes to."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for receiver in yamldecode(yamldecode(aws_prometheus_alert_manager_definition.this[0].definition).alertmanager_config).receivers : [
+        length(try(receiver.sns_configs, [])) > 0,
+        [for sns in try(receiver.sns_configs, []) : contains([for s in concat(values(aws_sns_topic_subscription.email), values(aws_sns_topic_subscription.ticket_email)) : s.topic_arn], sns.topic_arn)],
+      ]
+    ]))
+    error_message = "An Alertmanager receiver publishes nowhere, or to a topic nobody subscribes to."
+  }
+  assert {
+    condition = alltrue([
+      for route in concat(
+        [yamldecode(yamldecode(aws_prometheus_alert_manager_definition.this[0].definition).alertmanager_config).route],
+        try(yamldecode(yamldecode(aws_prometheus_alert_manager_definition.this[0].definition).alertmanager_config).route.routes, []),
+      ) : contains([for r in yamldecode(yamldecode(aws_prometheus_alert_manager_definition.this[0].definition).alertmanager_config).receivers : r.name], try(route.receiver, "default route's"))
+    ])
+    error_message = "An Alertmanager route (the default one included) names a receiver the definition does not have."
+  }
+  assert {
+    condition = (
+      toset([for s in aws_sns_topic_subscription.ticket_email : s.endpoint]) == toset(var.alarm_emails)
+      && alltrue([for s in aws_sns_topic_subscription.ticket_email : s.topic_arn == aws_sns_topic.tickets.arn && s.protocol == "email"])
+      && toset([for s in aws_sns_topic_subscription.email : s.endpoint]) == toset(var.alarm_emails)
+      && alltrue([for s in aws_sns_topic_subscription.email : s.topic_arn == aws_sns_topic.alerts.arn && s.protocol == "email"])
+    )
+    error_message = "Every alarm address subscribes to both the alerts and the tickets topic."
+  }
+}
+
+run "alertmanager_delivery_is_alarmed" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.amp_notifications_failed.namespace == "AWS/Prometheus"
+      && aws_cloudwatch_metric_alarm.amp_notifications_failed.metric_name == "AlertManagerNotificationsFailed"
+      && aws_cloudwatch_metric_alarm.amp_notifications_failed.dimensions.Workspace == aws_prometheus_workspace.this.id
+      && aws_cloudwatch_metric_alarm.amp_notifications_failed.threshold == 0
+      && aws_cloudwatch_metric_alarm.amp_notifications_failed.alarm_actions == toset([aws_sns_topic.alerts.arn])
+    )
+    error_message = "A CloudWatch alarm pages when the workspace's Alertmanager fails to publish a notification."
+  }
+}
+
+run "rejects_no_email" {
+  command = plan
+  variables {
+    alarm_emails = []
+  }
+  expect_failures = [var.alarm_emails]
 }
 
 run "rejects_unknown_environment" {

@@ -46,7 +46,8 @@ variables {
     max_capacity    = 4
     collector_image = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
   }
-  protection = { deletion_protection = false }
+  protection    = { deletion_protection = false }
+  observability = { alarm_emails = ["oncall@example.com"] }
 }
 
 # deploy/service-contract.json is what the Rust tests read too; each value is asserted against the file itself.

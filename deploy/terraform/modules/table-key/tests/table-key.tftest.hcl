@@ -25,6 +25,27 @@ run "key" {
   }
 }
 
+run "guarded_against_destroy" {
+  command = plan
+
+  assert {
+    condition     = length(terraform_data.destroy_guard) == 1 && terraform_data.destroy_guard[0].input == aws_kms_key.this.arn
+    error_message = "By default the key is guarded: Terraform refuses to destroy or replace it."
+  }
+}
+
+run "throw_away_key" {
+  command = plan
+  variables {
+    prevent_destroy = false
+  }
+
+  assert {
+    condition     = length(terraform_data.destroy_guard) == 0
+    error_message = "A throw-away environment's key has no guard, so its environment can be destroyed."
+  }
+}
+
 run "rejects_non_role_key_users" {
   command = plan
   variables {

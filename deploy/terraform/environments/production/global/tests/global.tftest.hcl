@@ -37,6 +37,7 @@ override_resource {
 
 variables {
   github_repository = "example/hello-birthday"
+  alarms            = { emails = ["oncall@example.com"] }
   regions           = [for r in jsondecode(file("../../../../regions.json")).production : r.region]
   # What each regional root's outputs alb_arn and table_kms_key_arn hold.
   regional_outputs = {
@@ -75,9 +76,12 @@ run "every_listed_region" {
     error_message = "The global dashboard shows every region's load balancer errors."
   }
   assert {
-    condition     = anytrue([for w in jsondecode(aws_cloudwatch_dashboard.global.dashboard_body).widgets : strcontains(w.properties.title, "Replication latency")])
-    error_message = "The global dashboard shows the replication lag."
+    condition = alltrue(flatten([for sender in var.regions : [for receiver in var.regions : anytrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.global.dashboard_body).widgets : w.properties.region == sender && contains(w.properties.metrics, ["AWS/DynamoDB", "ReplicationLatency", "TableName", "hello-birthday-production", "ReceivingRegion", receiver])
+    ]) if receiver != sender]]))
+    error_message = "The global dashboard shows the replication lag in both directions of every pair of regions, each read in the sending region."
   }
+
 }
 
 run "traffic_dial_drains_a_region" {

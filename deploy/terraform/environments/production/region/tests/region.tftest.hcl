@@ -28,6 +28,7 @@ variables {
     terraform_state   = { bucket = "hello-birthday-tfstate-123456789012", kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
   }
   staging_repository_arn = "arn:aws:ecr:eu-west-1:123456789012:repository/hello-birthday-staging"
+  alarm_emails           = ["oncall@example.com"]
 }
 
 run "eu_west_1" {
@@ -54,6 +55,17 @@ run "eu_west_1" {
     condition     = module.stack.table_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/hello-birthday-production"
     error_message = "The region's tasks use the replica in eu-west-1."
   }
+  assert {
+    condition = (
+      toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(["eu-central-1"])
+      && aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].dimensions.ReceivingRegion == "eu-central-1"
+      && aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].dimensions.TableName == "hello-birthday-production"
+      && aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].threshold == 30000
+      && aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].alarm_actions == toset([module.stack.alert_topic_arn])
+      && !startswith(aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].alarm_name, output.workflow.alarm_name_prefix)
+    )
+    error_message = "eu-west-1 alarms the lag of its writes to every other region (30 s), through its own topic, outside the bake's alarm prefix."
+  }
 }
 
 run "eu_central_1" {
@@ -72,6 +84,10 @@ run "eu_central_1" {
   assert {
     condition     = module.stack.table_arn == "arn:aws:dynamodb:eu-central-1:123456789012:table/hello-birthday-production" && output.workflow.alarm_name_prefix == "hello-birthday-production-eu-central-1"
     error_message = "The second region's tasks use the replica in eu-central-1."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(["eu-west-1"]) && aws_cloudwatch_metric_alarm.replication_latency["eu-west-1"].dimensions.ReceivingRegion == "eu-west-1"
+    error_message = "The second region alarms the other direction, its writes reaching the primary: together every ordered pair of regions."
   }
 }
 
