@@ -6,8 +6,10 @@
 # none; checkov with zero failures; and the moto smoke test
 # (scripts/check/terraform/smoke.sh): the first deployment as deploy/terraform/first-deployment.sh runs it, step by
 # step, against moto (bootstrap, registries, table, image, promotion, both stacks, the global layer, the deploy
-# workflow's calls), parliament over every rendered policy, the ECR lifecycle replay, clean second plans of every
-# root, staging's destroy, and production's plan without staging.
+# workflow's calls), the workflows' own terraform plan/apply steps with only the inputs they give
+# (scripts/check/terraform/pipeline.py, and its negative test), each root's terraform.tfvars.example, parliament over
+# every rendered policy, the ECR lifecycle replay, clean second plans of every root, staging's destroy, and
+# production's plan without staging.
 #
 # The smoke test is the long pole and mostly waits (on the emulator, on the provider's polling), so it starts first,
 # in the background, and the other checks run beside it, TF_CHECK_JOBS roots at a time (default 2), each with its own

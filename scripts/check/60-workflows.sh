@@ -21,7 +21,7 @@ finding() { printf '\033[1;31m%s\033[0m\n' "$*" >&2; status=1; }
 
 log "actionlint $("$actionlint_bin/actionlint" --version | sed -n 1p)"
 "$actionlint_bin/actionlint" -shellcheck "$(command -v shellcheck)" || finding "actionlint found problems"
-shellcheck .github/scripts/*.sh deploy/terraform/first-deployment.sh deploy/terraform/pending-subscriptions.sh deploy/terraform/tests/guards/*.sh deploy/terraform/tests/smoke/workflows.sh deploy/terraform/tests/smoke/stubs/{docker,skopeo} ||
+shellcheck .github/scripts/*.sh deploy/terraform/first-deployment.sh deploy/terraform/pending-subscriptions.sh deploy/terraform/tests/guards/*.sh deploy/terraform/tests/smoke/workflows.sh deploy/terraform/tests/smoke/stubs/{docker,skopeo} deploy/terraform/tests/smoke/pipeline-stubs/terraform ||
   finding "shellcheck found problems in .github/scripts or the first-deployment scripts"
 
 log "$("$zizmor_bin/zizmor" --version)"

@@ -113,6 +113,42 @@ smoke_region="$(jq -r '.production[0].region' "$smoke/deploy/regions.json")"
 smoke_vpc_cidr="$(jq -r '.production[0].vpc_cidr' "$smoke/deploy/regions.json")"
 staging_repository_arn="$(terraform -chdir="$smoke_tf/environments/staging" output -raw ecr_repository_arn)"
 
+# The workflows' own plan and apply steps, parsed out of .github/workflows (scripts/check/terraform/pipeline.py), on
+# the states the first deployment left: no input but what the workflow gives and the documented repository variables
+# (fake values here; those the emulated states must match are set). CI has no terraform.tfvars: the smoke inputs
+# step aside meanwhile.
+pipeline() {
+  PATH="$SMOKE_INPUTS/pipeline-stubs:$PATH" "$STUB_PYTHON" "$ROOT/scripts/check/terraform/pipeline.py" "$smoke" \
+    --value AWS_REGION=us-east-1 --value 'ALARM_EMAILS=["oncall@example.com"]' \
+    --value "TF_STATE_BUCKET=$(sed -n 's/^bucket_name *= *"\(.*\)"/\1/p' "$SMOKE_INPUTS/bootstrap.tfvars")" \
+    --value "TF_STATE_KMS_KEY_ARN=$(sed -n 's/^ *kms_key_arn *= *"\(.*\)"/\1/p' "$SMOKE_INPUTS/smoke.tfvars")" \
+    --value "CERTIFICATE_ARN_STAGING=$cert_arn" --value "CERTIFICATE_ARN_PRODUCTION_<REGION>=$cert_arn" \
+    --value "ECR_REPOSITORY_ARN_STAGING=$staging_repository_arn" "$@"
+}
+roots=(bootstrap environments/staging environments/production/region environments/production/global)
+for dir in "${roots[@]}"; do mv "$smoke_tf/$dir/terraform.tfvars" "$smoke_tf/$dir/smoke.tfvars.aside"; done
+
+phase "the pipeline's commands must fail when a root requires an input nothing gives: staging as it was before its collector_image had a default"
+variables="$smoke_tf/environments/staging/variables.tf"
+cp "$variables" "$smoke/staging-variables.tf"
+sed -i '/^variable "collector_image"/,/^}/{/^  default *= *null$/d}' "$variables"
+! grep -A5 '^variable "collector_image"' "$variables" | grep -q default || die "could not make collector_image required again"
+pipeline --only staging --expect-missing collector_image 2>"$smoke/pipeline-negative.log" ||
+  fail "$smoke/pipeline-negative.log" "the pipeline check did not catch a required variable that infra.yml never passes"
+tail -1 "$smoke/pipeline-negative.log" >&2
+cp "$smoke/staging-variables.tf" "$variables"
+
+phase "the workflows' terraform plan and apply steps, as written, on the emulator"
+pipeline 2>"$smoke/pipeline.log" || fail "$smoke/pipeline.log" "a workflow's terraform step fails with the inputs the pipeline gives"
+cat "$smoke/pipeline.log" >&2
+phase "each root plans with its terraform.tfvars.example plus the workflow's inputs"
+pipeline --examples 2>"$smoke/pipeline-examples.log" || fail "$smoke/pipeline-examples.log" "a root does not plan with its terraform.tfvars.example"
+cat "$smoke/pipeline-examples.log" >&2
+# No workflow applies bootstrap: the operator does, with exactly the example's values.
+run_group terraform -chdir="$smoke_tf/bootstrap" plan -input=false -no-color -lock=false -var-file=terraform.tfvars.example \
+  >"$smoke/plan-bootstrap-example.log" 2>&1 || fail "$smoke/plan-bootstrap-example.log" "bootstrap does not plan with its terraform.tfvars.example"
+for dir in "${roots[@]}"; do mv "$smoke_tf/$dir/smoke.tfvars.aside" "$smoke_tf/$dir/terraform.tfvars"; done
+
 # start_plan NAME ROOT [ARG...]: a second plan of environments/ROOT in the background (its own process group, stopped
 # if this script ends first), its output in plan-NAME.log; sets PLAN_PID.
 start_plan() {

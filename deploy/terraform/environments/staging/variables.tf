@@ -20,8 +20,9 @@ variable "image_digest" {
 }
 
 variable "collector_image" {
-  description = "ADOT collector image by digest (public.ecr.aws/aws-observability/aws-otel-collector@sha256:...): the tasks' metrics sidecar."
+  description = "ADOT collector image by digest (REPOSITORY@sha256:...), the tasks' metrics sidecar; null: the release modules/stack pins (the pipeline passes none)."
   type        = string
+  default     = null
 }
 
 variable "ci" {

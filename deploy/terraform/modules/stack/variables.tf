@@ -85,16 +85,25 @@ variable "service" {
   description = <<-EOT
     The ECS service: min_capacity and max_capacity, the tasks autoscaling keeps running; cpu (units) and memory (MiB)
     of each task and its cpu_architecture (ARM64 is cheaper per vCPU on Fargate); collector_image, the ADOT collector
-    image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task.
+    image pinned by digest (REPOSITORY@sha256:...), the metrics sidecar of every task (null: the release pinned here).
   EOT
   type = object({
-    min_capacity     = number
-    max_capacity     = number
-    collector_image  = string
+    min_capacity = number
+    max_capacity = number
+    # ADOT collector v0.43.3, the multi-architecture index (ARM64 and x86_64 tasks pull the same reference), from
+    # the public ECR gallery that the tasks reach through their NAT gateways: a fresh account needs no mirror and no
+    # variable. A new release is a reviewed change that staging applies first; its digest:
+    # `crane digest public.ecr.aws/aws-observability/aws-otel-collector:vX.Y.Z`.
+    collector_image  = optional(string, "public.ecr.aws/aws-observability/aws-otel-collector@sha256:8aa9ea5f67b8d318f7d6af24677e3c70f7098bc0631147cb5fa91addbe980b06")
     cpu              = optional(number, 256)
     memory           = optional(number, 512)
     cpu_architecture = optional(string, "ARM64")
   })
+
+  validation {
+    condition     = can(regex("@sha256:[0-9a-f]{64}$", var.service.collector_image))
+    error_message = "service.collector_image must be pinned by digest (REPOSITORY@sha256:...), never by a tag."
+  }
 }
 
 variable "observability" {

@@ -1,9 +1,8 @@
 # Inputs of the moto smoke run of staging and of production's regional root (certificate_arn is added by the check
 # script; image_digest, and for production region, vpc_cidr and staging_repository_arn come from
 # first-deployment.sh, as in a real first deployment). What the emulator leaves out is in the *_override.tf.tpl files.
-region          = "us-east-1"
-alarm_emails    = ["oncall@example.com"]
-collector_image = "public.ecr.aws/aws-observability/aws-otel-collector@sha256:1f0ee4e3d4e9c1e7b5f1c8b1a0f0e0d0c0b0a090807060504030201000f0e0d0"
+region       = "us-east-1"
+alarm_emails = ["oncall@example.com"]
 ci = {
   github_repository = "example/hello-birthday"
   # The plan role's policy names them; nothing reads them in the emulator.
