@@ -58,6 +58,7 @@ async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
         timeouts: Timeouts {
             idle: args.idle_timeout,
             header_read: args.header_read_timeout,
+            send: args.send_timeout,
         },
     };
     let clock = Arc::new(SystemClock);

@@ -49,19 +49,31 @@ pub struct Limits {
     pub queue_timeout: Duration,
 }
 
-/// Every route, listed once with its OpenAPI operation: the router and the document are both
-/// made from this.
-fn routes() -> OpenApiRouter<Arc<AppState>> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(hello::put_user, hello::get_user))
+/// The public API, each route listed once with its OpenAPI operation.
+fn api_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(hello::put_user, hello::get_user))
+}
+
+/// The endpoints of the people and machines that run the service.
+fn operations_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
 }
 
+/// Every route: the router and the document are both made from the two lists above.
+fn routes(api: OpenApiRouter<Arc<AppState>>) -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api)
+        .merge(operations_routes())
+}
+
 pub fn router(state: AppState, limits: Limits) -> Router {
-    let (routes, document) = routes().split_for_parts();
+    // Admission applies to the API only: probes and scrapes must answer however busy it is.
+    let api = api_routes().route_layer(AdmissionLayer::new(&limits));
+    let (routes, document) = routes(api).split_for_parts();
     openapi::keep(document);
     routes
         // One composed layer, outermost first: `Router::layer` boxes each layer it is given
@@ -70,11 +82,6 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::ObserveLayer)
                 .layer(CatchPanicLayer::new())
-                .layer(AdmissionLayer::new(
-                    limits.max_in_flight,
-                    limits.queue_timeout,
-                    limits.request_timeout,
-                ))
                 .layer(DefaultBodyLimit::max(limits.body_limit)),
         )
         .with_state(Arc::new(state))

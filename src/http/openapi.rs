@@ -19,7 +19,7 @@ static DOCUMENT: OnceLock<Document> = OnceLock::new();
 /// The document as served at `/openapi.json`: the one the router was built with, or built now
 /// when no router has been (a caller that only wants the document).
 pub fn document() -> &'static Document {
-    DOCUMENT.get_or_init(|| super::routes().split_for_parts().1)
+    DOCUMENT.get_or_init(|| super::routes(super::api_routes()).split_for_parts().1)
 }
 
 /// Keeps the document that building the router produced, so it is not built a second time.
