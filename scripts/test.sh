@@ -23,7 +23,7 @@ for script in scripts/check/[0-9][0-9]-*.sh; do
 done
 [ "${#checks[@]}" -gt 0 ] || { echo "no check matches: $*" >&2; exit 2; }
 
-passed=0 failed=0 failures=()
+passed=0 failed=0 failures=() summary=()
 for script in "${checks[@]}"; do
   name="$(basename "$script" .sh)"
   printf '\n\033[1m######## %s\033[0m\n' "$name"
@@ -33,9 +33,11 @@ for script in "${checks[@]}"; do
   else
     failed=$((failed + 1)); failures+=("$name"); printf '\033[31m######## %s FAILED after %ss\033[0m\n' "$name" $((SECONDS - start))
   fi
+  summary+=("$(printf '%-16s %6ss' "$name" $((SECONDS - start)))")
 done
 
 echo
+printf '%s\n' "wall time per check:" "${summary[@]}" "$(printf '%-16s %6ss' total "$SECONDS")"
 [ "$failed" -eq 0 ] || echo "failed checks: ${failures[*]}"
 echo "checks: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

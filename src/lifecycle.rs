@@ -29,8 +29,10 @@ pub const STORE_CLOSE_DEADLINE: Duration = Duration::from_secs(2);
 pub const LOG_FLUSH_DEADLINE: Duration = Duration::from_secs(1);
 /// Longest the runtime's remaining tasks (a blocked store thread, say) may hold up the exit.
 pub const RUNTIME_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(1);
-/// After SIGTERM the process is gone within drain delay + shutdown grace + this. The ECS
-/// `stopTimeout` check in deploy/terraform/modules/service uses the same figure.
+/// After SIGTERM the process is gone within drain delay + shutdown grace + this. It is
+/// `shutdown_overhead_seconds` in deploy/service-contract.json (a test holds them equal): the
+/// Helm chart's termination grace period reads it there, and the ECS `stopTimeout` check in
+/// deploy/terraform/modules/service is tested against it.
 pub const SHUTDOWN_OVERHEAD: Duration = Duration::from_secs(5);
 
 const _: () = assert!(

@@ -1,5 +1,5 @@
 // glibc's malloc spent about 6 % of a GET in allocation slow paths; jemalloc measured 0.02 to 0.18
-// higher on the benchmark's GET ratio, for about 5 MB more peak RSS (README, Performance).
+// higher on the benchmark's GET ratio, for about 5 MB more peak RSS (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -22,14 +22,14 @@ use crate::clock::Clock;
 use crate::http::{AppState, Limits, router};
 use crate::lifecycle::{Lifecycle, STORE_CLOSE_DEADLINE};
 use crate::store::UserStore;
-use crate::telemetry;
+use crate::telemetry::{Metrics, UPKEEP_INTERVAL};
 
 /// Largest request head accepted (request line and headers), what an ALB passes on; larger
 /// ones get 431 from hyper.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// How the server stops.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownPolicy {
     /// Keep serving this long after the signal, with readiness failing.
     pub drain_delay: Duration,
@@ -37,11 +37,31 @@ pub struct ShutdownPolicy {
     pub grace: Duration,
 }
 
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for ShutdownPolicy {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::ZERO,
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
 /// How many connections, and how long each may sit idle or send its headers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionPolicy {
     pub max_connections: u32,
     pub timeouts: Timeouts,
+}
+
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for ConnectionPolicy {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            timeouts: Timeouts::default(),
+        }
+    }
 }
 
 pub struct Server {
@@ -50,6 +70,8 @@ pub struct Server {
     /// Requests one HTTP/2 connection may have open at once.
     streams_per_connection: u32,
     store: Arc<dyn UserStore>,
+    metrics: Metrics,
+    connection_metrics: connection::ConnectionMetrics,
     lifecycle: Lifecycle,
     shutdown: ShutdownPolicy,
     connections: ConnectionPolicy,
@@ -59,11 +81,13 @@ pub struct Server {
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
 impl Server {
-    /// Binds the listener; the server serves `store` once [`Server::run`] is called.
+    /// Binds the listener; the server serves `store` once [`Server::run`] is called, and
+    /// records into `metrics`.
     pub async fn bind(
         listen: SocketAddr,
         store: Arc<dyn UserStore>,
         clock: Arc<dyn Clock>,
+        metrics: Metrics,
         limits: Limits,
         shutdown: ShutdownPolicy,
         connections: ConnectionPolicy,
@@ -75,13 +99,15 @@ impl Server {
             store: store.clone(),
             clock,
             lifecycle: lifecycle.clone(),
-            metrics: telemetry::metrics_handle(),
+            metrics: metrics.clone(),
         };
         Ok(Self {
             listener,
             streams_per_connection: streams_per_connection(limits.max_in_flight),
             router: router(state, limits),
             store,
+            connection_metrics: connection::ConnectionMetrics::register(&metrics),
+            metrics,
             lifecycle,
             shutdown,
             connections,
@@ -96,6 +122,7 @@ impl Server {
     /// for the drain delay, the listener closes, in-flight requests get the grace period, and
     /// the store is closed last so that every acknowledged write is flushed.
     pub async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let upkeep = tokio::spawn(keep_up(self.metrics.clone()));
         let http = Arc::new(connection_builder(
             self.connections.timeouts,
             self.streams_per_connection,
@@ -123,11 +150,9 @@ impl Server {
                         let _ = tcp.set_nodelay(true);
                         let service = TowerToHyperService::new(self.router.clone());
                         let (http, stop, timeouts) = (http.clone(), stop_connections.clone(), self.connections.timeouts);
+                        let metrics = self.connection_metrics.clone();
                         tokio::spawn(async move {
-                            let open = metrics::gauge!("http_connections_open");
-                            open.increment(1.0);
-                            connection::serve(&http, tcp, service, timeouts, stop).await;
-                            open.decrement(1.0);
+                            connection::serve(&http, tcp, service, timeouts, &metrics, stop).await;
                             drop(slot);
                         });
                     }
@@ -150,8 +175,19 @@ impl Server {
             tracing::warn!(grace = ?grace, "shutdown grace period expired; abandoning requests still in flight");
         }
         close_store(self.store.as_ref()).await;
+        upkeep.abort();
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Folds histograms' samples into their buckets while serving, so memory stays flat between
+/// scrapes.
+async fn keep_up(metrics: Metrics) {
+    let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        every.tick().await;
+        metrics.run_upkeep();
     }
 }
 
@@ -263,23 +299,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_is_bounded_when_the_store_does_not_close() {
-        let limits = Limits {
-            request_timeout: Duration::from_secs(10),
-            body_limit: 4096,
-            max_in_flight: 8,
-            queue_timeout: Duration::from_secs(1),
-        };
         let shutdown = ShutdownPolicy {
             drain_delay: Duration::from_secs(1),
             grace: Duration::from_secs(2),
-        };
-        let connections = ConnectionPolicy {
-            max_connections: 8,
-            timeouts: Timeouts {
-                idle: Duration::from_secs(75),
-                header_read: Duration::from_secs(5),
-                send: Duration::from_secs(10),
-            },
         };
         let clock = Arc::new(FixedClock(chrono::NaiveDate::MIN));
         let listen = "127.0.0.1:0".parse().unwrap();
@@ -287,9 +309,10 @@ mod tests {
             listen,
             Arc::new(HangsOnClose),
             clock,
-            limits,
+            Metrics::new(),
+            Limits::default(),
             shutdown,
-            connections,
+            ConnectionPolicy::default(),
         )
         .await
         .unwrap();

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import yaml
 
-problems = []
+problems: list[str] = []
 
 
-def expect(condition, message):
+def expect(condition: bool, message: str) -> None:
     if not condition:
         problems.append(message)
 
 
-def main(compose_path, prometheus_path, contract_path):
-    compose_path, prometheus_path = Path(compose_path), Path(prometheus_path)
+def main(compose_path: Path, prometheus_path: Path, contract_path: Path) -> int:
     compose = yaml.safe_load(compose_path.read_text())
     prometheus = yaml.safe_load(prometheus_path.read_text())
     contract = json.loads(Path(contract_path).read_text())
@@ -95,4 +94,4 @@ def main(compose_path, prometheus_path, contract_path):
 if __name__ == "__main__":
     if len(sys.argv) != 4:
         sys.exit(__doc__)
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main(*map(Path, sys.argv[1:])))

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Checks of the monitoring files that need more than promtool and amtool (run by scripts/check/80-monitoring.sh).
 
-check.py promtool-tests OUT_DIR     tests/*.test.yml with each expected alert's annotations copied from the
-                                    rule file, ready for `promtool test rules`
+check.py promtool-tests OUT_DIR [--rules FILE]
+                                    tests/*.test.yml with each expected alert's annotations copied from the
+                                    rule file, ready for `promtool test rules`; with --rules, the same tests
+                                    run on FILE instead (the Helm chart's PrometheusRule, as rendered)
 check.py dashboard OUT_FILE         the dashboard is valid JSON whose every query names only recorded SLO
                                     series; writes its queries as a rule file for `promtool check rules`
 check.py collector                  the ADOT collector config scrapes what deploy/service-contract.json says
@@ -17,6 +19,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,12 +39,12 @@ def alerts_by_name(rule_file: Path) -> dict[str, dict]:
     return {r["alert"]: r for g in groups for r in g["rules"] if "alert" in r}
 
 
-def promtool_tests(out_dir: Path) -> None:
+def promtool_tests(out_dir: Path, rules: Path | None = None) -> None:
     """Alert annotations are static text, so the scenarios state labels and timing only."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for source in sorted((HERE / "tests").glob("*.test.yml")):
         test = yaml.safe_load(source.read_text())
-        rule_files = [(source.parent / f).resolve() for f in test["rule_files"]]
+        rule_files = [rules.resolve()] if rules else [(source.parent / f).resolve() for f in test["rule_files"]]
         alerts = {}
         for rule_file in rule_files:
             alerts.update(alerts_by_name(rule_file))
@@ -118,7 +121,7 @@ def collector() -> None:
 
     service = config["service"]
     pipelines = service["pipelines"]
-    used = {"receivers": set(), "processors": set(), "exporters": set()}
+    used: dict[str, set[str]] = {"receivers": set(), "processors": set(), "exporters": set()}
     for name, pipeline in pipelines.items():
         for kind in used:
             for component in pipeline.get(kind, []):
@@ -166,7 +169,7 @@ def alertmanager(out_file: Path, webhook: str | None) -> None:
     out_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def live(config: dict, webhook: str) -> None:
+def live(config: dict[str, Any], webhook: str) -> None:
     """The same routes and inhibitions on the live check's clock; receivers post to the local webhook."""
     for receiver in config["receivers"]:
         receiver.pop("sns_configs")
@@ -181,7 +184,9 @@ def live(config: dict, webhook: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("promtool-tests").add_argument("out", type=Path)
+    tests = sub.add_parser("promtool-tests")
+    tests.add_argument("out", type=Path)
+    tests.add_argument("--rules", type=Path, help="run the tests on this rule file instead of their own")
     sub.add_parser("dashboard").add_argument("out", type=Path)
     sub.add_parser("collector")
     am = sub.add_parser("alertmanager")
@@ -189,7 +194,7 @@ def main() -> None:
     am.add_argument("--webhook")
     args = parser.parse_args()
     if args.command == "promtool-tests":
-        promtool_tests(args.out)
+        promtool_tests(args.out, args.rules)
     elif args.command == "dashboard":
         dashboard(args.out)
     elif args.command == "collector":

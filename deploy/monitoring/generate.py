@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the Prometheus rules of hello-birthday from its SLO definitions (slos.yaml).
 
-    generate.py                     write rules/<environment>.rules.yml for every environment
+    generate.py                     write rules/<environment>.rules.yml for every environment, and the Helm
+                                    chart's files/slo.rules.yml (the same rules, environment left to the chart)
     generate.py --check             fail if the committed rule files differ from what slos.yaml gives
     generate.py --profile test --environment staging --out FILE
                                     the same rules on a faster clock, for the live end-to-end check
@@ -20,14 +21,20 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 HERE = Path(__file__).resolve().parent
 SPEC = HERE / "slos.yaml"
 RULES_DIR = HERE / "rules"
-# Filled in by Terraform (templatefile) and by the live check: where people open docs/operations/runbook.md.
+# Filled in by Terraform (templatefile), the Helm chart and the live check: where people open
+# docs/operations/runbook.md.
 RUNBOOK_URL = "${runbook_url}"
+# The Helm chart's PrometheusRule runs the rules of every environment: it fills in this placeholder (and the
+# runbook's) from its values.
+CHART_RULES = HERE.parent / "helm" / "hello-birthday" / "files" / "slo.rules.yml"
+CHART_ENVIRONMENT = "${environment}"
 # Windows longer than this are recorded by a slower group: they move slowly, and a range over days is what
 # costs query samples in Amazon Managed Service for Prometheus.
 SLOW_WINDOW_SECONDS = 24 * 3600
@@ -74,7 +81,7 @@ class Slo:
         return round(1 - self.objective / 100, 10)
 
 
-def parse_spec(raw: dict) -> tuple[list[Slo], dict[str, list[Window]]]:
+def parse_spec(raw: dict[str, Any]) -> tuple[list[Slo], dict[str, list[Window]]]:
     slos = [Slo(**s) for s in raw["slos"]]
     for slo in slos:
         if not 0 < slo.objective < 100:
@@ -88,7 +95,7 @@ def parse_spec(raw: dict) -> tuple[list[Slo], dict[str, list[Window]]]:
     return slos, policy
 
 
-def workbook_table(raw: dict) -> list[dict]:
+def workbook_table(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """Per alert condition: the share of the period's budget spent when it fires (burn rate x long / period)."""
     period = seconds(raw["period"])
     _, policy = parse_spec(raw)
@@ -141,8 +148,8 @@ def windows_of(policy: dict[str, list[Window]], period: str) -> list[str]:
     return sorted(names | {period}, key=seconds)
 
 
-def sli_rules(slo: Slo, windows: list[str], scale: float) -> list[dict]:
-    def ratio(window: str) -> dict:
+def sli_rules(slo: Slo, windows: list[str], scale: float) -> list[dict[str, Any]]:
+    def ratio(window: str) -> dict[str, Any]:
         actual = duration(seconds(window) / scale)
         errors, total = (q.strip().replace("{window}", actual) for q in (slo.errors, slo.total))
         return {"record": record_name(window), "expr": f"({errors})\n/\n({total})", "labels": {"slo": slo.name}}
@@ -150,7 +157,7 @@ def sli_rules(slo: Slo, windows: list[str], scale: float) -> list[dict]:
     return [ratio(w) for w in windows]
 
 
-def budget_rules(slo: Slo, period: str) -> list[dict]:
+def budget_rules(slo: Slo, period: str) -> list[dict[str, Any]]:
     labels = {"slo": slo.name}
     return [
         {"record": "slo:objective:ratio", "expr": f"vector({slo.objective / 100:g})", "labels": labels},
@@ -163,7 +170,7 @@ def budget_rules(slo: Slo, period: str) -> list[dict]:
     ]
 
 
-def burn_alert(slo: Slo, severity: str, windows: list[Window], environment: str, period: str) -> dict:
+def burn_alert(slo: Slo, severity: str, windows: list[Window], environment: str, period: str) -> dict[str, Any]:
     def condition(w: Window) -> str:
         limit = f"({w.burn_rate:g} * {slo.budget:g})"
         pick = f'{{slo="{slo.name}"}}'
@@ -189,7 +196,7 @@ def burn_alert(slo: Slo, severity: str, windows: list[Window], environment: str,
     }
 
 
-def signal_alerts(raw: dict, environment: str, scale: float, min_for: str) -> list[dict]:
+def signal_alerts(raw: dict[str, Any], environment: str, scale: float, min_for: str) -> list[dict[str, Any]]:
     return [
         {
             "alert": a["name"],
@@ -206,8 +213,8 @@ def signal_alerts(raw: dict, environment: str, scale: float, min_for: str) -> li
     ]
 
 
-def rules(raw: dict, environment: str, profile: str = "default") -> dict:
-    if environment not in raw["environments"]:
+def rules(raw: dict[str, Any], environment: str, profile: str = "default") -> dict[str, Any]:
+    if environment not in raw["environments"] and environment != CHART_ENVIRONMENT:
         raise ValueError(f"unknown environment {environment!r}; slos.yaml knows {raw['environments']}")
     scale = raw["profiles"][profile]["time_scale"]
     slos, policy = parse_spec(raw)
@@ -240,22 +247,22 @@ def rules(raw: dict, environment: str, profile: str = "default") -> dict:
     return {"groups": groups}
 
 
-def _dump(data: dict) -> str:
+def _dump(data: dict[str, Any]) -> str:
     """Multi-line expressions as YAML block scalars, so the committed rules read like hand-written ones."""
 
-    def represent(dumper, value):
+    def represent(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
         style = "|" if "\n" in value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     class Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data):
+        def ignore_aliases(self, data: object) -> bool:
             return True
 
     Dumper.add_representer(str, represent)
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
-def render(raw: dict, environment: str, profile: str = "default") -> str:
+def render(raw: dict[str, Any], environment: str, profile: str = "default") -> str:
     header = (
         "# GENERATED by deploy/monitoring/generate.py from deploy/monitoring/slos.yaml: do not edit.\n"
         f"# environment: {environment}, profile: {profile}\n"
@@ -288,8 +295,9 @@ def main() -> int:
         return 0
 
     stale = []
-    for environment in raw["environments"]:
-        path = RULES_DIR / f"{environment}.rules.yml"
+    outputs = {RULES_DIR / f"{environment}.rules.yml": environment for environment in raw["environments"]}
+    outputs[CHART_RULES] = CHART_ENVIRONMENT
+    for path, environment in outputs.items():
         text = render(raw, environment)
         if args.check:
             if not path.exists() or path.read_text() != text:

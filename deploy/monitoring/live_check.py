@@ -15,81 +15,52 @@ the fast-burn case of the promtool tests.
   3. moto is back (a new, empty emulator: the table is created again). The page must resolve within the time
      the short windows take to clear, plus the same delays.
 
-Usage: live_check.py --binary target/release/hello-birthday --moto-server .tools/venvs/moto/bin/moto_server
+Usage, from the repository root (the harness's helpers come from scripts/harness, on PYTHONPATH):
+    PYTHONPATH=scripts .tools/venvs/monitoring/bin/python deploy/monitoring/live_check.py \
+        --binary target/release/hello-birthday --moto-server .tools/venvs/moto/bin/moto_server
 Wall time: about 2.5 minutes.
 """
 
 import argparse
 import http.client
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
 import yaml
 
 import check
 import generate
+from harness import net, processes, stores
+from harness.processes import log
+from harness.stores import Store
 
 RATE = 50  # requests per second
 STORE_EVERY = 20  # one request in this many reaches the store
 BASELINE = 65  # seconds of clean traffic before the fault
 SCRAPE = 1  # seconds, Prometheus scrape and evaluation interval
 TABLE = "users"
-AWS_ENV = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-
-
-def log(message: str) -> None:
-    print(f"[live {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30, want: int = 200) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == want:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer {want} within {timeout} s")
 
 
 class Processes:
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.running: dict[str, subprocess.Popen] = {}
+    """The check's servers by name, each logging to NAME.log in the scratch folder."""
 
-    def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
-        logfile = open(self.workdir / f"{name}.log", "ab")
-        self.running[name] = subprocess.Popen(
-            argv, stdout=logfile, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str | Path], env: dict[str, str] | None = None) -> None:
+        self.running[name] = processes.spawn(argv, self.workdir / f"{name}.log", env)
 
     def stop(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.stop(self.running.pop(name))
 
     def stop_all(self) -> None:
         for name in list(self.running):
@@ -97,23 +68,24 @@ class Processes:
 
 
 class Webhook(BaseHTTPRequestHandler):
-    received: list = []
+    # (when, receiver, status, labels) of every alert notification.
+    received: list[tuple[float, str, str, dict[str, str]]] = []
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         for alert in body["alerts"]:
             Webhook.received.append((time.monotonic(), self.path.rsplit("/", 1)[-1], alert["status"], alert["labels"]))
         self.send_response(200)
         self.end_headers()
 
-    def log_message(self, *args):
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 class Load:
     """Paced requests from a pool, so slow store answers during the fault do not lower the rate."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int) -> None:
         self.port = port
         self.stopped = threading.Event()
         self.local = threading.local()
@@ -143,17 +115,21 @@ class Load:
             n += 1
             time.sleep(max(0.0, start + n / RATE - time.monotonic()))
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stopped.set()
         self.thread.join()
         self.pool.shutdown(wait=True)
 
 
-def notifications(since: float, receiver: str | None = None, status: str | None = None, slo: str | None = None):
+def notifications(
+    since: float, receiver: str | None = None, status: str | None = None, slo: str | None = None
+) -> list[tuple[float, str, str, dict[str, str]]]:
     return [
         n
         for n in Webhook.received
@@ -164,7 +140,7 @@ def notifications(since: float, receiver: str | None = None, status: str | None 
     ]
 
 
-def wait_for(what: str, since: float, deadline: float, **match) -> float:
+def wait_for(what: str, since: float, deadline: float, **match: str) -> float:
     while time.monotonic() < deadline:
         found = notifications(since, **match)
         if found:
@@ -194,18 +170,15 @@ def prometheus_config(workdir: Path, service_port: int, am_port: int, rules: Pat
     return path
 
 
-def start_moto(procs: Processes, moto_server: str, port: int, binary: str) -> None:
+def start_moto(procs: Processes, moto_server: str, store: Store) -> None:
+    """A new, empty emulator on the store's endpoint, with the store's table."""
+    port = int(store.env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
     procs.start("moto", [moto_server, "-H", "127.0.0.1", "-p", str(port)])
-    wait_http(f"http://127.0.0.1:{port}/moto-api/")
-    subprocess.run(
-        [binary, "create-table", "--database-url", f"dynamodb://{TABLE}"],
-        check=True,
-        env={**os.environ, **AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"},
-        stdout=subprocess.DEVNULL,
-    )
+    net.wait_ready(f"http://127.0.0.1:{port}/moto-api/", 30, procs.running["moto"])
+    store.create()
 
 
-def pipeline_delay(am_config: dict) -> float:
+def pipeline_delay(am_config: dict[str, Any]) -> float:
     """Worst case from a rule's condition becoming true to the webhook: the sample landing in the next scrape,
     the next evaluation, Alertmanager's group_wait for pages, and rate() over windows a second or two coarse."""
     page_route = next(r for r in am_config["route"]["routes"] if r["receiver"] == "page")
@@ -214,13 +187,18 @@ def pipeline_delay(am_config: dict) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", required=True)
+    parser.add_argument("--binary", type=Path, required=True)
     parser.add_argument("--moto-server", required=True)
     args = parser.parse_args()
+    processes.exit_on_sigterm()
+    with processes.scratch_dir("hb-live-") as workdir:
+        return run(args, workdir)
 
-    workdir = Path(tempfile.mkdtemp(prefix="hb-live-"))
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
     procs = Processes(workdir)
-    ports = {name: free_port() for name in ("moto", "service", "prometheus", "alertmanager")}
+    ports = {name: net.free_port() for name in ("moto", "service", "prometheus", "alertmanager")}
+    store = stores.dynamodb(args.binary, f"http://127.0.0.1:{ports['moto']}", TABLE, region="us-east-1")
     webhook = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
     webhook_url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
@@ -237,22 +215,15 @@ def main() -> int:
     error_ratio = 1 / STORE_EVERY
 
     try:
-        start_moto(procs, args.moto_server, ports["moto"], args.binary)
+        start_moto(procs, args.moto_server, store)
         procs.start(
             "service",
-            [
-                args.binary,
-                "serve",
-                "--listen",
-                f"127.0.0.1:{ports['service']}",
-                "--database-url",
-                f"dynamodb://{TABLE}",
-                "--log-level",
-                "warn",
-            ],
-            {**AWS_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['moto']}"},
+            [store.binary, "serve", "--listen", f"127.0.0.1:{ports['service']}", "--log-level", "warn"],
+            store.environment(),
         )
-        wait_http(f"http://127.0.0.1:{ports['service']}{check.CONTRACT['readiness_path']}")
+        net.wait_ready(
+            f"http://127.0.0.1:{ports['service']}{check.CONTRACT['readiness_path']}", 30, procs.running["service"]
+        )
         procs.start(
             "alertmanager",
             [
@@ -263,7 +234,7 @@ def main() -> int:
                 f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
             ],
         )
-        wait_http(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
+        net.wait_ready(f"http://127.0.0.1:{ports['alertmanager']}/-/ready", 30, procs.running["alertmanager"])
         procs.start(
             "prometheus",
             [
@@ -273,7 +244,7 @@ def main() -> int:
                 f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
             ],
         )
-        wait_http(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
+        net.wait_ready(f"http://127.0.0.1:{ports['prometheus']}/-/ready", 30, procs.running["prometheus"])
         started = time.monotonic()
 
         with Load(ports["service"]):
@@ -303,7 +274,7 @@ def main() -> int:
             # Long enough for every short window to fill with errors, so the resolution time is the policy's.
             short = max(generate.seconds(w.short) for w in policy["page"]) / scale
             time.sleep(max(0.0, fault + short - time.monotonic()))
-            start_moto(procs, args.moto_server, ports["moto"], args.binary)
+            start_moto(procs, args.moto_server, store)
             healed = time.monotonic()
             clears = (
                 max(

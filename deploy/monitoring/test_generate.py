@@ -3,6 +3,7 @@
 import copy
 import math
 import unittest
+from typing import Any
 
 import yaml
 
@@ -11,14 +12,14 @@ import generate
 RAW = yaml.safe_load(generate.SPEC.read_text())
 
 
-def alert(rules: dict, name: str) -> dict:
+def alert(rules: dict[str, Any], name: str) -> dict[str, Any]:
     return next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == name)
 
 
 class WorkbookTable(unittest.TestCase):
     """The SRE workbook, "Alerting on SLOs", table 5-8: recommended windows, burn rates and budget consumed."""
 
-    def test_policy_is_the_workbooks(self):
+    def test_policy_is_the_workbooks(self) -> None:
         table = [
             (r["severity"], r["long"], r["short"], r["burn_rate"], r["budget_consumed"])
             for r in generate.workbook_table(RAW)
@@ -32,17 +33,17 @@ class WorkbookTable(unittest.TestCase):
             ],
         )
 
-    def test_short_window_is_a_twelfth_of_the_long(self):
+    def test_short_window_is_a_twelfth_of_the_long(self) -> None:
         for row in generate.workbook_table(RAW):
             self.assertEqual(generate.seconds(row["long"]), 12 * generate.seconds(row["short"]))
 
-    def test_detection_time_of_a_fast_burn(self):
+    def test_detection_time_of_a_fast_burn(self) -> None:
         # 5 % errors against a 0.1 % budget: the 1 h window crosses 14.4 x 0.1 % after 60 min x 1.44 / 5.
         fast = generate.Window("1h", "5m", 14.4)
         self.assertAlmostEqual(generate.detection_seconds(fast, 0.001, 0.05), 17.28 * 60)
         self.assertTrue(math.isinf(generate.detection_seconds(fast, 0.001, 0.01)))
 
-    def test_detection_with_a_short_history(self):
+    def test_detection_with_a_short_history(self) -> None:
         # An hour of clean traffic before 5 % errors: the 6 h window holds only that hour, so it crosses 0.6 %
         # after 0.006 x 3600 / 0.044 s, much sooner than the workbook's 6 h x 0.6 / 5, and later than its full 30 m
         # window (30 m x 0.6 / 5).
@@ -54,14 +55,14 @@ class WorkbookTable(unittest.TestCase):
 
 
 class Rules(unittest.TestCase):
-    def test_every_window_is_recorded_for_every_slo(self):
+    def test_every_window_is_recorded_for_every_slo(self) -> None:
         rules = generate.rules(RAW, "production")
         recorded = {(r["labels"]["slo"], r["record"]) for g in rules["groups"] for r in g["rules"] if "record" in r}
         for slo in ("availability", "latency"):
             for window in ("5m", "30m", "1h", "6h", "3d", "30d"):
                 self.assertIn((slo, f"slo:sli_error:ratio_rate{window}"), recorded)
 
-    def test_page_alert_needs_both_windows_of_each_pair(self):
+    def test_page_alert_needs_both_windows_of_each_pair(self) -> None:
         expr = alert(generate.rules(RAW, "production"), "AvailabilitySLOFastBurn")["expr"]
         self.assertIn(
             'slo:sli_error:ratio_rate1h{slo="availability"} > (14.4 * 0.001)\nand\n'
@@ -70,11 +71,11 @@ class Rules(unittest.TestCase):
         )
         self.assertIn('slo:sli_error:ratio_rate6h{slo="availability"} > (6 * 0.001)', expr)
 
-    def test_latency_budget_is_one_percent(self):
+    def test_latency_budget_is_one_percent(self) -> None:
         expr = alert(generate.rules(RAW, "staging"), "LatencySLOSlowBurn")["expr"]
         self.assertIn("> (1 * 0.01)", expr)
 
-    def test_alerts_carry_severity_environment_and_runbook(self):
+    def test_alerts_carry_severity_environment_and_runbook(self) -> None:
         for environment in RAW["environments"]:
             for group in generate.rules(RAW, environment)["groups"]:
                 for rule in group["rules"]:
@@ -83,7 +84,7 @@ class Rules(unittest.TestCase):
                         self.assertEqual(rule["labels"]["environment"], environment)
                         self.assertRegex(rule["annotations"]["runbook_url"], r"^\$\{runbook_url\}#[a-z0-9-]+$")
 
-    def test_test_profile_scales_windows_and_keeps_names(self):
+    def test_test_profile_scales_windows_and_keeps_names(self) -> None:
         default = generate.rules(RAW, "staging")
         fast = generate.rules(RAW, "staging", "test")
         self.assertEqual(
@@ -99,7 +100,7 @@ class Rules(unittest.TestCase):
         self.assertEqual(alert(fast, "HelloBirthdayLogLinesDropped")["for"], "0s")
         self.assertEqual(alert(default, "HelloBirthdayMetricsAbsent")["for"], "5m")
 
-    def test_durations_round_trip(self):
+    def test_durations_round_trip(self) -> None:
         for text in ("10s", "2m", "144m", "1h", "3d", "30d"):
             self.assertEqual(generate.duration(generate.seconds(text)), text)
         with self.assertRaises(ValueError):
@@ -107,17 +108,17 @@ class Rules(unittest.TestCase):
         with self.assertRaises(ValueError):
             generate.seconds("1w")
 
-    def test_rejects_a_query_without_window(self):
+    def test_rejects_a_query_without_window(self) -> None:
         raw = copy.deepcopy(RAW)
         raw["slos"][0]["total"] = "sum(http_requests_total)"
         with self.assertRaises(ValueError):
             generate.rules(raw, "staging")
 
-    def test_rejects_unknown_environment(self):
+    def test_rejects_unknown_environment(self) -> None:
         with self.assertRaises(ValueError):
             generate.rules(RAW, "dev")
 
-    def test_committed_rules_are_current(self):
+    def test_committed_rules_are_current(self) -> None:
         for environment in RAW["environments"]:
             path = generate.RULES_DIR / f"{environment}.rules.yml"
             self.assertEqual(path.read_text(), generate.render(RAW, environment), f"{path} is stale")

@@ -23,16 +23,19 @@ import zlib
 from pathlib import Path
 
 import diagrams
-from diagrams import Cluster, Diagram, Edge
-from diagrams.aws.compute import ECR, Fargate
+from diagrams import Cluster, Diagram, Edge, Node
+from diagrams.aws.compute import ECR, Fargate, Lambda
 from diagrams.aws.database import Dynamodb
 from diagrams.aws.general import Users
 from diagrams.aws.integration import SNS
 from diagrams.aws.management import Cloudwatch, CloudwatchAlarm, CloudwatchLogs
-from diagrams.aws.network import ALB, Endpoint, GlobalAccelerator, NATGateway
+from diagrams.aws.network import ALB, Endpoint, GlobalAccelerator, NATGateway, Route53
 from diagrams.aws.security import KMS, WAF, IAMRole
 from diagrams.aws.storage import S3
+from diagrams.k8s.compute import Deployment
+from diagrams.k8s.network import Ingress
 from diagrams.onprem.ci import GithubActions
+from diagrams.onprem.database import Postgresql
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -51,7 +54,7 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
-def regional_stack(region: str, primary: bool, font: dict) -> dict:
+def regional_stack(region: str, primary: bool, font: dict[str, str]) -> dict[str, Node]:
     """One region's copy of modules/stack and its replica: the same shape in every region of the list."""
     role = "primary: table's region, images pushed here" if primary else "replica region"
     with Cluster(f"{region} ({role})", graph_attr=font):
@@ -83,6 +86,21 @@ def regional_stack(region: str, primary: bool, font: dict) -> dict:
     return {"waf": waf, "alb": alb, "tasks": tasks, "table": table, "registry": registry}
 
 
+def standby_cloud(font: dict[str, str]) -> dict[str, Node]:
+    """The same service on any Kubernetes with managed PostgreSQL (deploy/helm, docs/multi-cloud.md)."""
+    with Cluster("another cloud: warm standby for writes (GKE, AKS or any Kubernetes; Helm chart)", graph_attr=font):
+        with Cluster("Kubernetes cluster, 3 zones", graph_attr=font):
+            ingress = Ingress("Ingress or HTTPRoute\n/hello/ only")
+            pods = Deployment("hello-birthday pods :8080\nHPA 3-12, spread over zones\nready on /readyz")
+        with Cluster("managed PostgreSQL (Cloud SQL, Azure, CloudNativePG)", graph_attr=font):
+            primary = Postgresql("primary")
+            standby = Postgresql("synchronous standby\n(another zone)")
+    ingress >> Edge(label="/hello/ :8080", color=BLUE, penwidth="2") >> pods
+    pods >> Edge(label="DATABASE_URL (Secret)\nTLS verify-full", color=BLUE, penwidth="2") >> primary
+    primary >> Edge(label="sync replication,\npromoted on failure", color=GREEN) >> standby
+    return {"ingress": ingress, "pods": pods, "primary": primary}
+
+
 def draw(scratch: Path) -> str:
     """Builds the graph and returns its Graphviz source."""
     # diagrams names nodes with uuid4(), which would reorder the Graphviz source and change the SVG on every run.
@@ -91,7 +109,7 @@ def draw(scratch: Path) -> str:
 
     font = {"fontname": FONT}
     with Diagram(
-        "hello-birthday on AWS: active-active in " + " and ".join(REGIONS),
+        "hello-birthday: AWS active-active in " + " and ".join(REGIONS) + ", Kubernetes standby on another cloud",
         filename=str(scratch / "architecture"),
         outformat="dot",
         show=False,
@@ -116,7 +134,16 @@ def draw(scratch: Path) -> str:
 
             stacks = [regional_stack(region, n == 0, font) for n, region in enumerate(REGIONS)]
 
+        dns = Route53("Route 53 failover records\nhealth checks on /readyz\nPRIMARY: AWS, SECONDARY: standby")
+        standby = standby_cloud(font)
+        users >> Edge(label="resolve hello.example.com", color=GREY, style="dashed") >> dns
         users >> Edge(label="HTTPS to the anycast IPs", color=BLUE, penwidth="2") >> accelerator
+        dns >> Edge(label="PRIMARY (healthy)", color=BLUE) >> accelerator
+        (
+            dns
+            >> Edge(label="SECONDARY: when AWS fails\nits checks (RTO 1-2 min)", color=BLUE, style="dashed")
+            >> standby["ingress"]
+        )
         for stack in stacks:
             accelerator >> Edge(label="nearest healthy region", color=BLUE, penwidth="2") >> stack["waf"]
             accelerator >> Edge(label="health: ALB targets on /readyz", style="dashed", color=GREY) >> stack["alb"]
@@ -124,6 +151,11 @@ def draw(scratch: Path) -> str:
         accelerator >> Edge(style="dashed", label="flows per region", color=GREY) >> dashboard
 
         primary, *replicas = stacks
+        with Cluster("cross-cloud replication", graph_attr=font):
+            replicator = Lambda("DynamoDB Streams\nreplicator (planned):\nupserts in stream order")
+        primary["table"] >> Edge(label="stream", color=GREEN, style="dashed") >> replicator
+        replicator >> Edge(label="async (RPO: its lag)", color=GREEN, penwidth="2") >> standby["primary"]
+        actions >> Edge(label="helm upgrade\n(image by digest)", color=PURPLE, style="dashed") >> standby["pods"]
         for replica in replicas:
             replication = Edge(label="global table replication\nasync, last writer wins", color=GREEN, penwidth="2")
             primary["table"] >> replication << replica["table"]

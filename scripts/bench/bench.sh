@@ -21,4 +21,4 @@ if [[ " $* " == *" --backend dynamodb "* || " $* " != *" --no-overload "* ]]; th
   args+=(--moto-port "$port" --moto-pid "$MOTO_PID")
 fi
 # Its own process group: on Ctrl-C or SIGTERM the benchmark, the service and the load generators all stop.
-run_group python3 scripts/bench/bench.py "${args[@]}"
+run_group python3 -m harness.bench "${args[@]}"

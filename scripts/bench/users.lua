@@ -1,4 +1,4 @@
--- wrk script: GET or PUT /hello/{name} for random users among those scripts/bench/bench.py imported,
+-- wrk script: GET or PUT /hello/{name} for random users among those the benchmark imported (scripts/harness),
 -- read from the file it wrote (BENCH_NAMES, one name per line), so the names are made in one place.
 local method = os.getenv("BENCH_METHOD") or "GET"
 local names = {}

@@ -12,7 +12,7 @@ done
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # One emulator (installed on first use) for every test binary; each test makes its own table.
 moto_port="$(free_port)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Terraform check (issues 5, 13): fmt, init + validate of every root and module, `terraform test` suites (mocked AWS,
+# Terraform check: fmt, init + validate of every root and module, `terraform test` suites (mocked AWS,
 # plan time), checkov with zero failures, and against moto the first deployment as deploy/terraform/first-deployment.sh
 # runs it (bootstrap, registries, image, promotion, both stacks, the deploy workflow's calls), parliament over every
 # rendered policy, the ECR lifecycle replay, a clean re-plan and destroy of staging, then a clean plan of production.

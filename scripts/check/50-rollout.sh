@@ -4,11 +4,13 @@
 # - rolling replacement under steady load, in ECS order and in signal-first order, plus two negative controls
 #   (kill -9; signal-first without drain delay) on SQLite: fails unless both orders drop no request and lose
 #   no acknowledged write on both stores, and each negative control does report failures
-#   (scripts/rollout/rollout.py);
+#   (scripts/harness/rollout.py);
+# - the Kubernetes order (SIGTERM and the endpoint removal at once, the removal reaching the balancer 1-4 s later,
+#   the Helm chart's drain delay): 0 failed and 0 lost, and failures without the drain delay;
 # - sparse bursts with 12-55 s idle gaps for at least 3 minutes: fails unless both stores see 0 failed
 #   requests, and unless the negative control (IDLE_TIMEOUT=5s, below the balancer's 60 s) does fail
-#   (scripts/rollout/alb.py). These three runs are mostly idle, so they run concurrently with the rollouts.
-# See docs/rollout.md. Wall time about 4 minutes after the release builds. Arguments go to both rollout.py
+#   (scripts/harness/alb.py). These three runs are mostly idle, so they run concurrently with the rollouts.
+# See docs/rollout.md. Wall time about 4 minutes after the release builds. Arguments go to both rollout
 # runs, e.g. `--mode ecs`.
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
@@ -35,7 +37,7 @@ sparse_moto="$(free_port)"; moto_endpoint "$sparse_moto"
 
 alb() {
   local name="$1"; shift
-  start_group python3 scripts/rollout/alb.py --binary "$release/hello-birthday" "$@" >"$work/alb-$name.out" 2>&1
+  start_group python3 -m harness.alb --binary "$release/hello-birthday" "$@" >"$work/alb-$name.out" 2>&1
   alb_runs+=("$name:$GROUP_PID")
 }
 alb_runs=()
@@ -46,16 +48,19 @@ alb negative --store sqlite --idle-timeout 5s --expect-failures
 
 status=0
 rollout() {
-  run_group python3 scripts/rollout/rollout.py --binary "$release/hello-birthday" \
-    --loadgen "$release/examples/rollout_load" "$@" || status=1
+  run_group python3 -m harness.rollout --binary "$release/hello-birthday" \
+    --loadgen "$release/rollout_load" "$@" || status=1
 }
 log "rollouts under load on SQLite"
 rollout --store sqlite --results "$TOOLS/rollout-results-sqlite.json" "$@"
+log "the Kubernetes order on SQLite, with the Helm chart's drain delay, and its negative control"
+rollout --store sqlite --mode kubernetes --mode kubernetes-no-drain \
+  --results "$TOOLS/rollout-results-kubernetes.json" "$@"
 # moto answers about 400-500 requests/s on one core and closes every connection, so the DynamoDB rollout runs
 # at 250 requests/s: what the emulator sustains beside the health checks, not a figure about DynamoDB.
 log "rollouts under load on DynamoDB (moto), scaled to 250 requests/s"
 rollout --store dynamodb --dynamodb-endpoint "http://127.0.0.1:$rollout_moto" --mode ecs --mode signal-first \
-  --rate 250 --workers 32 --min-rate 200 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
+  --rate 250 --workers 32 --results "$TOOLS/rollout-results-dynamodb.json" "$@"
 
 log "waiting for the ALB-like sparse runs"
 for run in "${alb_runs[@]}"; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Monitoring (issue 12): SLOs as code, their rules and alerts, the Alertmanager definition, the dashboard and the
+# Monitoring: SLOs as code, their rules and alerts, the Alertmanager definition, the dashboard and the
 # ADOT collector config, then a live end-to-end alert with the real binaries on 127.0.0.1.
 #  - the generator's unit tests (its policy against the SRE workbook's table), and the committed rules are current;
 #  - promtool check rules on the generated rules, promtool test rules on the burn-rate and signal scenarios;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Region failover drill (issue 14): two regions on loopback, each with its own instances of the release binary
+# Region failover drill: two regions on loopback, each with its own instances of the release binary
 # behind its own HAProxy (the regional ALB, health checks on /readyz), and a global HAProxy standing in for Global
 # Accelerator with the health checks of deploy/entry-point.json (time scaled x0.1). Every instance of both regions
 # uses ONE store, standing in for the replicated global table: a SQLite file, then one DynamoDB table on moto (the
@@ -7,10 +7,10 @@
 # balancer) is killed and brought back: failures only within the predicted detection window, fail-back, 0 lost
 # writes; the traffic dial drains a region with 0 failures; and the negative control, global health checks off,
 # must fail until the region returns. One summary line per store and mode. First, in under a second, the guard of the
-# real drain lever (scripts/failover/traffic-dial.sh) against a stubbed AWS CLI. See scripts/failover/drill.py and
+# real drain lever (scripts/failover/traffic-dial.sh) against a stubbed AWS CLI. See scripts/harness/failover.py and
 # docs/operations/runbook.md#game-day-drain-a-region-on-purpose.
 # Wall time: about 105 s (measured 101-105 s) once the static release binary is built (shared with the rollout, flood and
-# monitoring checks); each store's drill is bounded to 3 minutes. Arguments go to drill.py, e.g. `--mode checks`.
+# monitoring checks); each store's drill is bounded to 3 minutes. Arguments go to the drill, e.g. `--mode checks`.
 set -euo pipefail
 source "$(dirname "$0")/../lib/tools.sh"
 cd "$ROOT"
@@ -37,7 +37,7 @@ start_moto "$moto_port" "$work/moto.log"
 
 for store in sqlite dynamodb; do
   log "failover drill on $store"
-  TMPDIR="$work" timeout --kill-after=10 180 python3 scripts/failover/drill.py --store "$store" \
+  TMPDIR="$work" timeout --kill-after=10 180 python3 -m harness.failover --store "$store" \
     --dynamodb-endpoint "http://127.0.0.1:$moto_port" --binary "$release/hello-birthday" \
     --results "$TOOLS/failover-$store.json" "$@" &
   drill_pid=$!

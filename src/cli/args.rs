@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::http::Limits;
+use crate::server::{ConnectionPolicy, ShutdownPolicy, Timeouts};
 use crate::store::DatabaseUrl;
 use crate::telemetry::TelemetryArgs;
 
@@ -81,11 +83,6 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
-    /// SQLite only: how many users' dates of birth to keep in memory for GET, about 150 bytes
-    /// each. Stays correct when several processes share the file. 0 turns the cache off.
-    #[arg(long, env = "READ_CACHE_USERS", default_value_t = 100_000)]
-    pub read_cache_users: usize,
-
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
 
@@ -143,6 +140,35 @@ pub struct ServeArgs {
     pub body_limit: usize,
 }
 
+impl ServeArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: self.request_timeout,
+            body_limit: self.body_limit,
+            max_in_flight: self.max_in_flight,
+            queue_timeout: self.queue_timeout,
+        }
+    }
+
+    pub fn shutdown_policy(&self) -> ShutdownPolicy {
+        ShutdownPolicy {
+            drain_delay: self.drain_delay,
+            grace: self.shutdown_grace,
+        }
+    }
+
+    pub fn connection_policy(&self) -> ConnectionPolicy {
+        ConnectionPolicy {
+            max_connections: self.max_connections,
+            timeouts: Timeouts {
+                idle: self.idle_timeout,
+                header_read: self.header_read_timeout,
+                send: self.send_timeout,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct HealthcheckArgs {
     /// URL of the liveness endpoint to call.
@@ -170,5 +196,21 @@ mod tests {
     fn command_line_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// The policies' `Default`s are what `serve` runs with when no flag is given, so code and
+    /// tests that start from a default start from what production runs. (Run without the
+    /// flags' environment twins set, as `cargo test` is.)
+    #[test]
+    fn the_flags_defaults_are_the_policies_defaults() {
+        let Command::Serve(args) = Cli::try_parse_from(["hello-birthday", "serve"])
+            .expect("no flag is required")
+            .command
+        else {
+            unreachable!("parsed serve");
+        };
+        assert_eq!(args.limits(), Limits::default());
+        assert_eq!(args.shutdown_policy(), ShutdownPolicy::default());
+        assert_eq!(args.connection_policy(), ConnectionPolicy::default());
     }
 }

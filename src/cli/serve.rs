@@ -1,26 +1,26 @@
-//! `hello-birthday serve`: logging first, then the signal handlers, then the server.
+//! `hello-birthday serve`: telemetry first (metrics, then logging), then the signal handlers,
+//! then the store, then the server, each handed what it needs.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use super::args::ServeArgs;
 use crate::clock::SystemClock;
-use crate::http::Limits;
 use crate::lifecycle::{FORCED_EXIT_CODE, LOG_FLUSH_DEADLINE, Signals};
-use crate::server::{ConnectionPolicy, Server, ShutdownPolicy, Timeouts};
-use crate::store::{self, StoreOptions};
-use crate::telemetry::{self, Flusher};
+use crate::server::Server;
+use crate::store::{self, Instrumented, StoreOptions};
+use crate::telemetry::{self, Flusher, Metrics};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let logs = telemetry::init_logging(&args.telemetry)?;
+    let metrics = Metrics::new();
+    let logs = telemetry::init_logging(&args.telemetry, &metrics)?;
     // First thing after logging: a SIGTERM while the store opens must end the process cleanly.
     let signals = Signals::install().context("cannot listen for SIGTERM and SIGINT")?;
     let flusher = logs.flusher();
     let mut stop = tokio::spawn(signals.first_then(move |signal| force_exit(signal, &flusher)));
     let server = tokio::select! {
-        server = build(&args) => server?,
+        server = build(&args, metrics) => server?,
         _ = &mut stop => {
             tracing::info!("stopped during start-up");
             return Ok(());
@@ -40,29 +40,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Opens the store named on the command line and binds the listener.
-async fn build(args: &ServeArgs) -> anyhow::Result<Server> {
-    let options = StoreOptions::serve(NonZeroUsize::new(args.read_cache_users));
-    let store = store::open(&args.database.database_url, options).await?;
-    let limits = Limits {
-        request_timeout: args.request_timeout,
-        body_limit: args.body_limit,
-        max_in_flight: args.max_in_flight,
-        queue_timeout: args.queue_timeout,
-    };
-    let shutdown = ShutdownPolicy {
-        drain_delay: args.drain_delay,
-        grace: args.shutdown_grace,
-    };
-    let connections = ConnectionPolicy {
-        max_connections: args.max_connections,
-        timeouts: Timeouts {
-            idle: args.idle_timeout,
-            header_read: args.header_read_timeout,
-            send: args.send_timeout,
-        },
-    };
+async fn build(args: &ServeArgs, metrics: Metrics) -> anyhow::Result<Server> {
+    let store = store::open(&args.database.database_url, StoreOptions::serve()).await?;
+    let store = Arc::new(Instrumented::new(store, &metrics));
     let clock = Arc::new(SystemClock);
-    Server::bind(args.listen, store, clock, limits, shutdown, connections).await
+    Server::bind(
+        args.listen,
+        store,
+        clock,
+        metrics,
+        args.limits(),
+        args.shutdown_policy(),
+        args.connection_policy(),
+    )
+    .await
 }
 
 /// A second signal during the drain: exit now, with what was logged so far on stdout.

@@ -25,27 +25,31 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use metrics::Counter;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use super::{ApiError, Limits};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AdmissionLayer {
     slots: Arc<Semaphore>,
     queue_timeout: Duration,
     request_timeout: Duration,
     body_limit: usize,
+    /// Requests answered 503 because no slot freed up in time.
+    shed: Counter,
 }
 
 impl AdmissionLayer {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(limits: Limits, shed: Counter) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
             queue_timeout: limits.queue_timeout,
             request_timeout: limits.request_timeout,
             body_limit: limits.body_limit,
+            shed,
         }
     }
 }
@@ -61,7 +65,7 @@ impl<S> Layer<S> for AdmissionLayer {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Admission<S> {
     inner: S,
     config: AdmissionLayer,
@@ -121,7 +125,10 @@ async fn admit(
                 match tokio::time::timeout(config.queue_timeout, config.slots.acquire_owned()).await
                 {
                     Ok(Ok(slot)) => slot,
-                    _ => return shed(),
+                    _ => {
+                        config.shed.increment(1);
+                        return ApiError::Overloaded.into_response();
+                    }
                 }
             }
         };
@@ -130,11 +137,6 @@ async fn admit(
     Ok(tokio::time::timeout_at(deadline, admitted)
         .await
         .unwrap_or_else(|_| ApiError::TimedOut.into_response()))
-}
-
-fn shed() -> Response {
-    metrics::counter!("http_requests_shed_total").increment(1);
-    ApiError::Overloaded.into_response()
 }
 
 /// The body size the client announced, if it announced one it can be held to.

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
-use super::AppState;
+use super::RouterState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, UserPath};
 use crate::domain::{BirthDate, Greeting, IsoDate};
@@ -81,12 +81,13 @@ pub enum ServiceErrors {
     tag = "hello"
 )]
 pub async fn put_user(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<RouterState>>,
     UserPath(username): UserPath,
     JsonBody(request): JsonBody<PutUserRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let birth_date = BirthDate::new(request.date_of_birth, state.clock.today())?;
+    let birth_date = BirthDate::new(request.date_of_birth, state.app.clock.today())?;
     state
+        .app
         .store
         .put(&User {
             username,
@@ -110,15 +111,16 @@ pub async fn put_user(
     tag = "hello"
 )]
 pub async fn get_user(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<RouterState>>,
     UserPath(username): UserPath,
 ) -> Result<Json<GreetingResponse>, ApiError> {
     let birth_date = state
+        .app
         .store
         .get(&username)
         .await?
         .ok_or_else(|| ApiError::UserNotFound(username.clone()))?;
-    let greeting = Greeting::new(username, birth_date, state.clock.today());
+    let greeting = Greeting::new(username, birth_date, state.app.clock.today());
     Ok(Json(GreetingResponse {
         message: greeting.to_string(),
     }))

@@ -6,15 +6,16 @@
 //!
 //! One hand-written layer rather than a stack of `from_fn` middlewares and tower-http's
 //! request-id layers: each of those clones and boxes the services below it on every request,
-//! which cost more than a cache-hot GET itself (see the benchmark notes in the README).
+//! which cost more than a cache-hot GET itself (docs/performance.md).
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -26,6 +27,7 @@ use tower::{Layer, Service};
 
 use super::error::{CLIENT_CLOSED_REQUEST, ErrorBody, FailureCause};
 use super::media_type::is_json;
+use crate::telemetry::Metrics;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The ALB's request trace, also written in its access logs: logged so the two join.
@@ -35,20 +37,34 @@ const MAX_REQUEST_ID_BYTES: usize = 128;
 /// The ALB's trace header grows with `Self=` and custom fields; AWS caps it at 256 bytes.
 const MAX_TRACE_ID_BYTES: usize = 256;
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObserveLayer;
+#[derive(Clone)]
+pub struct ObserveLayer {
+    requests: RequestMetrics,
+}
+
+impl ObserveLayer {
+    pub fn new(metrics: &Metrics) -> Self {
+        Self {
+            requests: RequestMetrics::new(metrics),
+        }
+    }
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
     fn layer(&self, inner: S) -> Observe<S> {
-        Observe { inner }
+        Observe {
+            inner,
+            requests: self.requests.clone(),
+        }
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Observe<S> {
     inner: S,
+    requests: RequestMetrics,
 }
 
 impl<S, B> Service<Request> for Observe<S>
@@ -68,6 +84,7 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let request_id = take_or_make_request_id(request.headers_mut());
         let observed = Observed {
+            requests: self.requests.clone(),
             started: Instant::now(),
             method: method_label(request.method()),
             // Labels use the route template (`/hello/{username}`), never the raw path, so
@@ -128,6 +145,7 @@ where
 }
 
 struct Observed {
+    requests: RequestMetrics,
     started: Instant,
     method: &'static str,
     route: Option<MatchedPath>,
@@ -159,7 +177,8 @@ impl Observed {
     fn record(&self, status: u16) {
         let latency = self.started.elapsed();
         let route = self.route();
-        record_request(self.method, route, status, latency.as_secs_f64());
+        self.requests
+            .record(self.method, route, status, latency.as_secs_f64());
         tracing::info!(
             method = self.method,
             route,
@@ -215,8 +234,18 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The metric handles of one label set. Looking a handle up in the registry builds and hashes
-/// its labels each time; each worker thread remembers the few label sets it has seen instead.
+/// The request metrics, with the handles of each label set registered the first time it is
+/// seen: registering builds and hashes the labels, too dear for every request. Label sets are
+/// bounded (methods × routes × statuses), so the list stays short. Requests read it without a
+/// lock (an [`ArcSwap`]); a new label set replaces it with a copy that has one more entry.
+#[derive(Clone)]
+struct RequestMetrics {
+    metrics: Metrics,
+    series: Arc<ArcSwap<Vec<RequestSeries>>>,
+}
+
+/// The handles of one label set.
+#[derive(Clone)]
 struct RequestSeries {
     method: &'static str,
     route: Box<str>,
@@ -225,37 +254,63 @@ struct RequestSeries {
     duration: Histogram,
 }
 
-thread_local! {
-    static SERIES: RefCell<Vec<RequestSeries>> = const { RefCell::new(Vec::new()) };
+impl RequestSeries {
+    fn is(&self, method: &'static str, route: &str, status: u16) -> bool {
+        self.status == status && self.method == method && *self.route == *route
+    }
+
+    fn record(&self, seconds: f64) {
+        self.count.increment(1);
+        self.duration.record(seconds);
+    }
 }
 
-/// Label sets are bounded (methods × routes × statuses), so the per-thread list stays short.
-fn record_request(method: &'static str, route: &str, status: u16, seconds: f64) {
-    SERIES.with_borrow_mut(|series| {
-        let known = series
+impl RequestMetrics {
+    fn new(metrics: &Metrics) -> Self {
+        Self {
+            metrics: metrics.clone(),
+            series: Arc::default(),
+        }
+    }
+
+    fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        if let Some(series) = self
+            .series
+            .load()
             .iter()
-            .position(|s| s.status == status && s.method == method && *s.route == *route);
-        let index = known.unwrap_or_else(|| {
-            series.push(register_series(method, route, status));
-            series.len() - 1
-        });
-        series[index].count.increment(1);
-        series[index].duration.record(seconds);
-    });
-}
+            .find(|s| s.is(method, route, status))
+        {
+            series.record(seconds);
+            return;
+        }
+        self.register(method, route, status).record(seconds);
+    }
 
-fn register_series(method: &'static str, route: &str, status: u16) -> RequestSeries {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    RequestSeries {
-        method,
-        route: route.into(),
-        status,
-        count: metrics::counter!("http_requests_total", &labels),
-        duration: metrics::histogram!("http_request_duration_seconds", &labels),
+    fn register(&self, method: &'static str, route: &str, status: u16) -> RequestSeries {
+        let status_text = status.to_string();
+        let labels = [
+            ("method", method),
+            ("route", route),
+            ("status", &status_text),
+        ];
+        let series = RequestSeries {
+            method,
+            route: route.into(),
+            status,
+            count: self.metrics.counter("http_requests_total", &labels),
+            duration: self
+                .metrics
+                .histogram("http_request_duration_seconds", &labels),
+        };
+        self.series.rcu(|known| {
+            let mut extended = Vec::clone(known);
+            // Another request may have added it meanwhile.
+            if !known.iter().any(|s| s.is(method, route, status)) {
+                extended.push(series.clone());
+            }
+            extended
+        });
+        series
     }
 }
 

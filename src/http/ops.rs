@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::RouterState;
 use super::error::{ApiError, ErrorBody};
 use crate::store::Health;
 
@@ -30,8 +30,8 @@ pub struct Status {
     ),
     tag = "operations"
 )]
-pub async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
-    match state.store.health() {
+pub async fn healthz(State(state): State<Arc<RouterState>>) -> Result<Json<Status>, ApiError> {
+    match state.app.store.health() {
         Health::Broken(reason) => {
             tracing::error!(
                 reason,
@@ -54,11 +54,11 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<Status>,
     ),
     tag = "operations"
 )]
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
-    if state.lifecycle.is_shutting_down() {
+pub async fn readyz(State(state): State<Arc<RouterState>>) -> Result<Json<Status>, ApiError> {
+    if state.app.lifecycle.is_shutting_down() {
         return Err(ApiError::NotReady("shutting down"));
     }
-    match state.store.health() {
+    match state.app.store.health() {
         Health::Ready => Ok(Json(Status { status: "ready" })),
         Health::NotReady(reason) | Health::Broken(reason) => {
             tracing::warn!(reason, "readiness: the store cannot serve");
@@ -69,18 +69,18 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, 
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)), tag = "operations")]
-pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<Arc<RouterState>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.app.metrics.render(),
     )
 }
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, content_type = "application/json")), tag = "operations")]
-pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(super::openapi_document())
+pub async fn openapi(State(state): State<Arc<RouterState>>) -> Response {
+    Json(&state.openapi).into_response()
 }

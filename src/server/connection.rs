@@ -10,6 +10,7 @@
 //!   past it the connection is dropped.
 //! - **idle**: with no request in flight, how long the connection may stay open; past it the
 //!   connection is shut down gracefully (HTTP/1 closes, HTTP/2 sends GOAWAY).
+//!
 //! - **send**: how long the client may go without accepting any of the bytes we are trying to
 //!   write (a client that stopped reading: its receive window and our socket buffer are full);
 //!   past it the connection is dropped. Once the connection is closing and no request is left
@@ -22,7 +23,7 @@
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -30,38 +31,52 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use metrics::{Counter, Gauge};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::telemetry::Metrics;
+use crate::time::AtomicInstant;
+
 /// The connection limits of `serve`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub idle: Duration,
     pub header_read: Duration,
     pub send: Duration,
 }
 
+/// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(75),
+            header_read: Duration::from_secs(5),
+            send: Duration::from_secs(10),
+        }
+    }
+}
+
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// Stored instants are milliseconds since the connection was accepted; 0 means "not set".
-const UNSET: u64 = 0;
 
 /// What the reads, the requests and the timer of one connection share. They all run on the
-/// connection's task, so relaxed atomics suffice; they are atomics only to be `Sync`.
+/// connection's task; the fields are atomics only to be `Sync`. Moments are tokio's (tests
+/// pause its clock), kept as the standard ones they wrap.
 #[derive(Debug)]
 struct Activity {
     accepted: Instant,
     requests_in_flight: AtomicU32,
     /// When the first byte of a request not yet handed to the router arrived.
-    head_started: AtomicU64,
-    /// When the connection last became free of requests; unset before the first one
+    head_started: AtomicInstant,
+    /// When the connection last became free of requests; none before the first one
     /// (or, for HTTP/2, before its preface is complete).
-    idle_since: AtomicU64,
-    /// Since when a write has been waiting for the client to take bytes; unset while writes
+    idle_since: AtomicInstant,
+    /// Since when a write has been waiting for the client to take bytes; none while writes
     /// go through.
-    write_blocked_since: AtomicU64,
+    write_blocked_since: AtomicInstant,
     http2: AtomicBool,
 }
 
@@ -91,21 +106,11 @@ impl Activity {
         Self {
             accepted,
             requests_in_flight: AtomicU32::new(0),
-            head_started: AtomicU64::new(UNSET),
-            idle_since: AtomicU64::new(UNSET),
-            write_blocked_since: AtomicU64::new(UNSET),
+            head_started: AtomicInstant::none_since(accepted.into_std()),
+            idle_since: AtomicInstant::none_since(accepted.into_std()),
+            write_blocked_since: AtomicInstant::none_since(accepted.into_std()),
             http2: AtomicBool::new(false),
         }
-    }
-
-    /// Milliseconds since accept, never `UNSET`.
-    fn stamp(&self) -> u64 {
-        let elapsed = Instant::now().saturating_duration_since(self.accepted);
-        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX) + 1
-    }
-
-    fn instant(&self, stamp: u64) -> Instant {
-        self.accepted + Duration::from_millis(stamp - 1)
     }
 
     fn bytes_arrived(&self) {
@@ -113,36 +118,35 @@ impl Activity {
         // On HTTP/2, bytes between streams are pings and settings, not a request's head.
         if between_requests
             && !self.http2.load(Ordering::Relaxed)
-            && self.head_started.load(Ordering::Relaxed) == UNSET
+            && self.head_started.get().is_none()
         {
-            self.head_started.store(self.stamp(), Ordering::Relaxed);
+            self.head_started.set(now());
         }
     }
 
     fn http2_preface_complete(&self) {
         self.http2.store(true, Ordering::Relaxed);
-        self.head_started.store(UNSET, Ordering::Relaxed);
-        self.idle_since.store(self.stamp(), Ordering::Relaxed);
+        self.head_started.clear();
+        self.idle_since.set(now());
     }
 
     fn request_started(&self) {
         self.requests_in_flight.fetch_add(1, Ordering::Relaxed);
-        self.head_started.store(UNSET, Ordering::Relaxed);
+        self.head_started.clear();
     }
 
     fn request_finished(&self) {
         if self.requests_in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.idle_since.store(self.stamp(), Ordering::Relaxed);
+            self.idle_since.set(now());
         }
     }
 
     /// A write made progress (`true`) or has to wait for the client (`false`).
     fn wrote(&self, progressed: bool) {
         if progressed {
-            self.write_blocked_since.store(UNSET, Ordering::Relaxed);
-        } else if self.write_blocked_since.load(Ordering::Relaxed) == UNSET {
-            self.write_blocked_since
-                .store(self.stamp(), Ordering::Relaxed);
+            self.write_blocked_since.clear();
+        } else if self.write_blocked_since.get().is_none() {
+            self.write_blocked_since.set(now());
         }
     }
 
@@ -154,23 +158,18 @@ impl Activity {
                 Deadline::Recheck(Instant::now() + timeouts.send)
             }
             Some(since) => {
-                let idle_since = match self.idle_since.load(Ordering::Relaxed) {
-                    UNSET => since,
-                    stamp => since.max(self.instant(stamp)),
-                };
+                let idle_since = self
+                    .idle_since
+                    .get()
+                    .map_or(since, |idle| since.max(Instant::from_std(idle)));
                 Deadline::Send(idle_since + timeouts.send)
             }
         };
-        match self.write_blocked_since.load(Ordering::Relaxed) {
-            UNSET => regular,
-            blocked => {
-                let at = self.instant(blocked) + timeouts.send;
-                if at < regular.at() {
-                    Deadline::Send(at)
-                } else {
-                    regular
-                }
+        match self.write_blocked_since.get() {
+            Some(blocked) if Instant::from_std(blocked) + timeouts.send < regular.at() => {
+                Deadline::Send(Instant::from_std(blocked) + timeouts.send)
             }
+            _ => regular,
         }
     }
 
@@ -179,21 +178,25 @@ impl Activity {
             let soonest = timeouts.idle.min(timeouts.header_read);
             return Deadline::Recheck(Instant::now() + soonest);
         }
-        let head_started = self.head_started.load(Ordering::Relaxed);
-        if head_started != UNSET {
-            return Deadline::HeaderRead(self.instant(head_started) + timeouts.header_read);
+        if let Some(head_started) = self.head_started.get() {
+            return Deadline::HeaderRead(Instant::from_std(head_started) + timeouts.header_read);
         }
-        match self.idle_since.load(Ordering::Relaxed) {
-            UNSET => Deadline::HeaderRead(self.accepted + timeouts.header_read),
-            idle_since => Deadline::Idle(self.instant(idle_since) + timeouts.idle),
+        match self.idle_since.get() {
+            None => Deadline::HeaderRead(self.accepted + timeouts.header_read),
+            Some(idle_since) => Deadline::Idle(Instant::from_std(idle_since) + timeouts.idle),
         }
     }
+}
+
+/// tokio's now (paused in tests), as the standard moment it wraps.
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
 }
 
 pin_project! {
     /// The TCP stream, reporting to [`Activity`] whenever bytes arrive. `preface_matched`
     /// counts the bytes of the HTTP/2 preface seen so far; `None` once the protocol is known.
-    struct Watched {
+    struct WatchedStream {
         #[pin]
         stream: TcpStream,
         activity: Arc<Activity>,
@@ -201,7 +204,7 @@ pin_project! {
     }
 }
 
-impl Watched {
+impl WatchedStream {
     fn sniff(preface_matched: &mut Option<usize>, activity: &Activity, bytes: &[u8]) {
         let Some(matched) = *preface_matched else {
             return;
@@ -219,7 +222,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for WatchedStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -237,7 +240,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for WatchedStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -322,6 +325,28 @@ impl<F: Future> Future for CountedFuture<F> {
     }
 }
 
+/// The connections' series, registered once: how many are open, and how many ended for each
+/// reason.
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    closed: [Counter; Ending::ALL.len()],
+}
+
+impl ConnectionMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        Self {
+            open: metrics.gauge("http_connections_open", &[]),
+            closed: Ending::ALL.map(|ending| {
+                metrics.counter(
+                    "http_connections_closed_total",
+                    &[("reason", ending.label())],
+                )
+            }),
+        }
+    }
+}
+
 /// Why a connection ended, the `reason` label of `http_connections_closed_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
@@ -340,6 +365,16 @@ enum Ending {
 }
 
 impl Ending {
+    const ALL: [Self; 7] = [
+        Self::Closed,
+        Self::IdleTimeout,
+        Self::HeaderReadTimeout,
+        Self::SendTimeout,
+        Self::HeadersTooLarge,
+        Self::Malformed,
+        Self::Error,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Self::Closed => "closed",
@@ -372,6 +407,7 @@ pub async fn serve<S, B>(
     stream: TcpStream,
     service: S,
     timeouts: Timeouts,
+    metrics: &ConnectionMetrics,
     mut stop: watch::Receiver<bool>,
 ) where
     S: hyper::service::Service<hyper::Request<Incoming>, Response = hyper::Response<B>>
@@ -383,8 +419,9 @@ pub async fn serve<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    metrics.open.increment(1.0);
     let activity = Arc::new(Activity::new(Instant::now()));
-    let io = TokioIo::new(Watched {
+    let io = TokioIo::new(WatchedStream {
         stream,
         activity: activity.clone(),
         preface_matched: Some(0),
@@ -422,18 +459,18 @@ pub async fn serve<S, B>(
             }
         }
     };
-    metrics::counter!("http_connections_closed_total", "reason" => ending.label()).increment(1);
+    metrics.open.decrement(1.0);
+    metrics.closed[ending as usize].increment(1);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const TIMEOUTS: Timeouts = Timeouts {
-        idle: Duration::from_secs(75),
-        header_read: Duration::from_secs(5),
-        send: Duration::from_secs(10),
-    };
+    /// The defaults: an idle timeout well over a minute, a header read of a few seconds.
+    fn timeouts() -> Timeouts {
+        Timeouts::default()
+    }
 
     /// Paused time: `Instant::now()` moves only when the test advances it.
     async fn wait(seconds: u64) {
@@ -444,8 +481,8 @@ mod tests {
     async fn a_silent_connection_gets_the_header_read_timeout_from_accept() {
         let activity = Activity::new(Instant::now());
         assert_eq!(
-            activity.deadline(TIMEOUTS, None),
-            Deadline::HeaderRead(activity.accepted + TIMEOUTS.header_read)
+            activity.deadline(timeouts(), None),
+            Deadline::HeaderRead(activity.accepted + timeouts().header_read)
         );
     }
 
@@ -458,8 +495,8 @@ mod tests {
         wait(1).await;
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(TIMEOUTS, None),
-            Deadline::HeaderRead(first_byte + TIMEOUTS.header_read)
+            activity.deadline(timeouts(), None),
+            Deadline::HeaderRead(first_byte + timeouts().header_read)
         );
     }
 
@@ -469,22 +506,22 @@ mod tests {
         activity.bytes_arrived();
         activity.request_started();
         assert!(matches!(
-            activity.deadline(TIMEOUTS, None),
+            activity.deadline(timeouts(), None),
             Deadline::Recheck(_)
         ));
         wait(3).await;
         let finished = Instant::now();
         activity.request_finished();
         assert_eq!(
-            activity.deadline(TIMEOUTS, None),
-            Deadline::Idle(finished + TIMEOUTS.idle)
+            activity.deadline(timeouts(), None),
+            Deadline::Idle(finished + timeouts().idle)
         );
         wait(60).await;
         let next_request = Instant::now();
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(TIMEOUTS, None),
-            Deadline::HeaderRead(next_request + TIMEOUTS.header_read)
+            activity.deadline(timeouts(), None),
+            Deadline::HeaderRead(next_request + timeouts().header_read)
         );
     }
 
@@ -493,18 +530,18 @@ mod tests {
         let activity = Activity::new(Instant::now());
         let mut matched = Some(0);
         activity.bytes_arrived();
-        Watched::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
+        WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
         assert_eq!(matched, Some(10));
         assert!(matches!(
-            activity.deadline(TIMEOUTS, None),
+            activity.deadline(timeouts(), None),
             Deadline::HeaderRead(_)
         ));
-        Watched::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
+        WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
         assert_eq!(matched, None);
         // Pings and settings between streams do not count as a request's head.
         activity.bytes_arrived();
         assert!(matches!(
-            activity.deadline(TIMEOUTS, None),
+            activity.deadline(timeouts(), None),
             Deadline::Idle(_)
         ));
     }
@@ -519,12 +556,12 @@ mod tests {
         wait(8).await;
         activity.wrote(false);
         assert_eq!(
-            activity.deadline(TIMEOUTS, None),
-            Deadline::Send(blocked + TIMEOUTS.send)
+            activity.deadline(timeouts(), None),
+            Deadline::Send(blocked + timeouts().send)
         );
         activity.wrote(true);
         assert!(matches!(
-            activity.deadline(TIMEOUTS, None),
+            activity.deadline(timeouts(), None),
             Deadline::Recheck(_)
         ));
     }
@@ -535,24 +572,31 @@ mod tests {
         activity.request_started();
         let closing = Instant::now();
         assert!(matches!(
-            activity.deadline(TIMEOUTS, Some(closing)),
+            activity.deadline(timeouts(), Some(closing)),
             Deadline::Recheck(_)
         ));
         wait(2).await;
         let finished = Instant::now();
         activity.request_finished();
         assert_eq!(
-            activity.deadline(TIMEOUTS, Some(closing)),
-            Deadline::Send(finished + TIMEOUTS.send)
+            activity.deadline(timeouts(), Some(closing)),
+            Deadline::Send(finished + timeouts().send)
         );
+    }
+
+    #[test]
+    fn each_ending_has_its_own_counter() {
+        for (index, ending) in Ending::ALL.into_iter().enumerate() {
+            assert_eq!(ending as usize, index, "{ending:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn http1_is_recognised_from_its_first_bytes() {
         let activity = Activity::new(Instant::now());
         let mut matched = Some(0);
-        Watched::sniff(&mut matched, &activity, b"P");
-        Watched::sniff(&mut matched, &activity, b"UT /hello/alice HTTP/1.1\r\n");
+        WatchedStream::sniff(&mut matched, &activity, b"P");
+        WatchedStream::sniff(&mut matched, &activity, b"UT /hello/alice HTTP/1.1\r\n");
         assert_eq!(matched, None);
         assert!(!activity.http2.load(Ordering::Relaxed));
     }

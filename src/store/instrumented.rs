@@ -1,66 +1,72 @@
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use metrics::Histogram;
+use metrics::{Counter, Histogram};
 
 use super::{Health, StoreError, User, UserPages, UserScan, UserStore};
 use crate::domain::{BirthDate, Username};
+use crate::telemetry::Metrics;
 
 /// Wraps any store with latency and error metrics, so every backend reports the same series.
 pub struct Instrumented {
     inner: Box<dyn UserStore>,
-    /// Looked up once rather than per call, and on first use rather than at construction:
-    /// stores are opened before the metrics recorder is installed.
-    latency: OnceLock<Latency>,
+    put: Operation,
+    put_many: Operation,
+    get: Operation,
 }
 
-/// One latency histogram per operation.
-struct Latency {
-    put: Histogram,
-    put_many: Histogram,
-    get: Histogram,
+/// The series of one operation, registered once when the store is wrapped; errors are
+/// counted by kind, `unavailable` or `failed` as [`StoreError`] has them.
+struct Operation {
+    latency: Histogram,
+    unavailable: Counter,
+    failed: Counter,
 }
 
-impl Latency {
-    fn register(backend: &'static str) -> Self {
-        let histogram = |operation: &'static str| metrics::histogram!("store_operation_duration_seconds", "backend" => backend, "operation" => operation);
+impl Operation {
+    fn register(metrics: &Metrics, backend: &'static str, operation: &'static str) -> Self {
+        let labels = [("backend", backend), ("operation", operation)];
+        let errors = |kind| {
+            let labels = [
+                ("backend", backend),
+                ("operation", operation),
+                ("kind", kind),
+            ];
+            metrics.counter("store_operation_errors_total", &labels)
+        };
         Self {
-            put: histogram("put"),
-            put_many: histogram("put_many"),
-            get: histogram("get"),
+            latency: metrics.histogram("store_operation_duration_seconds", &labels),
+            unavailable: errors("unavailable"),
+            failed: errors("failed"),
         }
-    }
-}
-
-impl Instrumented {
-    pub fn new(inner: Box<dyn UserStore>) -> Self {
-        Self {
-            inner,
-            latency: OnceLock::new(),
-        }
-    }
-
-    fn latency(&self) -> &Latency {
-        self.latency
-            .get_or_init(|| Latency::register(self.inner.backend()))
     }
 
     async fn observe<T>(
         &self,
-        operation: &'static str,
-        latency: &Histogram,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let result = call.await;
-        latency.record(started.elapsed().as_secs_f64());
-        if let Err(error) = &result {
-            let backend = self.inner.backend();
-            metrics::counter!("store_operation_errors_total", "backend" => backend, "operation" => operation, "kind" => error.kind())
-                .increment(1);
+        self.latency.record(started.elapsed().as_secs_f64());
+        match &result {
+            Err(StoreError::Unavailable(_)) => self.unavailable.increment(1),
+            Err(StoreError::Failed(_)) => self.failed.increment(1),
+            Ok(_) => {}
         }
         result
+    }
+}
+
+impl Instrumented {
+    /// `inner`, recording into `metrics`.
+    pub fn new(inner: Box<dyn UserStore>, metrics: &Metrics) -> Self {
+        let backend = inner.backend();
+        Self {
+            put: Operation::register(metrics, backend, "put"),
+            put_many: Operation::register(metrics, backend, "put_many"),
+            get: Operation::register(metrics, backend, "get"),
+            inner,
+        }
     }
 }
 
@@ -73,22 +79,15 @@ impl UserScan for Instrumented {
 #[async_trait]
 impl UserStore for Instrumented {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
-        self.observe("put", &self.latency().put, self.inner.put(user))
-            .await
+        self.put.observe(self.inner.put(user)).await
     }
 
     async fn put_many(&self, users: &[User]) -> Result<(), StoreError> {
-        self.observe(
-            "put_many",
-            &self.latency().put_many,
-            self.inner.put_many(users),
-        )
-        .await
+        self.put_many.observe(self.inner.put_many(users)).await
     }
 
     async fn get(&self, username: &Username) -> Result<Option<BirthDate>, StoreError> {
-        self.observe("get", &self.latency().get, self.inner.get(username))
-            .await
+        self.get.observe(self.inner.get(username)).await
     }
 
     fn health(&self) -> Health {

@@ -1,21 +1,26 @@
-//! Where users are kept. One trait, one implementation per backend, chosen by `--database-url`.
+//! Where users are kept: the contract every backend fulfils, and nothing about any one backend.
+//!
+//! [`UserStore`] (with [`UserScan`]) is what the service calls; [`Backend`] is what a backend
+//! provides so that [`open`] can choose it by the scheme of `--database-url`. The backends
+//! themselves, and the choosing, live in [`backends`](self::backends).
+//!
+//! A new backend is a folder under `backends/` with a type implementing [`Backend`] (its URL,
+//! parsed by itself, holding every setting only it has) and one line per list in `backends.rs`.
+//! A setting every networked backend shares (a connection pool's size, say) goes in
+//! [`StoreOptions`], filled from a flag.
 
-pub mod dynamodb;
+pub(crate) mod backends;
 mod instrumented;
-pub mod sqlite;
-mod url;
 
-use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::fmt;
+use std::str::FromStr;
 
-use anyhow::Context;
-use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use crate::domain::{BirthDate, IsoDate, Username};
 
+pub use backends::{DatabaseUrl, DatabaseUrlError, create, open, open_read_only};
 pub use instrumented::Instrumented;
-pub use url::{DatabaseUrl, DatabaseUrlError};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -43,14 +48,6 @@ impl StoreError {
     pub fn failed(source: impl Into<BoxError>) -> Self {
         Self::Failed(source.into())
     }
-
-    /// A short label for metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Unavailable(_) => "unavailable",
-            Self::Failed(_) => "failed",
-        }
-    }
 }
 
 /// Users page by page, each page handed over as the backend produces it.
@@ -70,12 +67,11 @@ pub enum Health {
 
 /// Reading every user, for export and backups. Memory stays bounded by one page.
 pub trait UserScan: Send + Sync + 'static {
-    /// Every user. SQLite hands them over sorted by username; DynamoDB in its own (hash)
-    /// order, one Scan page at a time.
+    /// Every user, in whatever order the backend keeps them, a page at a time.
     fn scan(&self) -> UserPages<'_>;
 }
 
-#[async_trait]
+#[async_trait::async_trait]
 pub trait UserStore: UserScan {
     /// Creates or replaces a user. Returns only once the write is durable.
     async fn put(&self, user: &User) -> Result<(), StoreError>;
@@ -99,8 +95,8 @@ pub trait UserStore: UserScan {
     fn import_batch_size(&self) -> usize;
 }
 
-/// What a store is opened for. Each backend turns it into its own settings (DynamoDB: client
-/// timeouts and retries; SQLite: whether the file may be created).
+/// What a store is opened for. Each backend turns it into its own settings (a networked
+/// backend's timeouts and retries, say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// Answering HTTP requests: fail fast rather than hold a request past its deadline.
@@ -109,8 +105,9 @@ pub enum Purpose {
     Bulk,
 }
 
-/// What to do when the store does not exist yet. Only SQLite can create one; a DynamoDB table
-/// comes from Terraform (or `create-table` for local development).
+/// What to do when the store does not exist yet, for a backend that can create one when it is
+/// opened (an embedded database file). Stores provisioned by infrastructure code are never
+/// created by opening them, whatever this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// Create it and its schema (`serve`, `create-table`).
@@ -124,84 +121,44 @@ pub enum Missing {
 pub struct StoreOptions {
     pub purpose: Purpose,
     pub missing: Missing,
-    pub sqlite: sqlite::SqliteOptions,
 }
 
 impl StoreOptions {
-    /// For `serve`: creates a missing SQLite file, and caches up to `sqlite_read_cache` point reads.
-    pub fn serve(sqlite_read_cache: Option<NonZeroUsize>) -> Self {
+    /// For `serve`: creates a missing store where the backend can.
+    pub fn serve() -> Self {
         Self {
             purpose: Purpose::Serve,
             missing: Missing::Create,
-            sqlite: sqlite::SqliteOptions {
-                read_cache: sqlite_read_cache,
-            },
         }
     }
 
-    /// For batch jobs: no read cache; `missing` says whether a SQLite file may be created.
+    /// For batch jobs: `missing` says whether a missing store may be created.
     pub fn bulk(missing: Missing) -> Self {
         Self {
             purpose: Purpose::Bulk,
             missing,
-            sqlite: sqlite::SqliteOptions { read_cache: None },
         }
     }
 }
 
-/// Opens the store that `url` names, with latency and error metrics around it. SQLite's schema
-/// is created or migrated here; DynamoDB tables are never created by opening them.
-pub async fn open(url: &DatabaseUrl, options: StoreOptions) -> anyhow::Result<Arc<dyn UserStore>> {
-    let store: Box<dyn UserStore> = match url {
-        DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path, options).await?),
-        DatabaseUrl::DynamoDb { table } => {
-            Box::new(dynamodb::DynamoDbStore::connect(table, options.purpose).await?)
-        }
-    };
-    Ok(Arc::new(Instrumented::new(store)))
-}
+/// What a backend provides so that [`open`] can choose it by the scheme of `--database-url`.
+/// Implemented by the type that holds the rest of the URL (for `sqlite://PATH`, the path),
+/// which the backend parses itself.
+pub(crate) trait Backend: FromStr<Err: fmt::Display> + fmt::Display {
+    /// The scheme naming this backend: `sqlite` in `sqlite://hello-birthday.db`.
+    const SCHEME: &'static str;
+    /// What follows `SCHEME://`, as error messages show it: `PATH`, `TABLE`.
+    const FORM: &'static str;
 
-/// Opens the store that `url` names for reading only (export). A SQLite file is opened
-/// read-only and never created; it may sit on read-only media.
-pub async fn open_read_only(url: &DatabaseUrl) -> anyhow::Result<Box<dyn UserScan>> {
-    Ok(match url {
-        DatabaseUrl::Sqlite(path) => Box::new(sqlite::ReadOnlyDatabase::open(path).await?),
-        DatabaseUrl::DynamoDb { table } => {
-            Box::new(dynamodb::DynamoDbStore::connect(table, Purpose::Bulk).await?)
-        }
-    })
-}
+    /// Opens the store to serve or for a batch job; creates it only where `options` allow.
+    async fn open(&self, options: StoreOptions) -> anyhow::Result<Box<dyn UserStore>>;
 
-/// What `create-table` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableCreated {
-    Created,
-    AlreadyExisted,
-}
+    /// Opens the store to read it only (export): never creates or changes anything.
+    async fn open_read_only(&self) -> anyhow::Result<Box<dyn UserScan>>;
 
-/// Creates the store's table (DynamoDB) or file and schema (SQLite) for local development, and
-/// waits until it is usable. Succeeds if it exists already.
-pub async fn create_table(url: &DatabaseUrl) -> anyhow::Result<TableCreated> {
-    match url {
-        DatabaseUrl::DynamoDb { table } => {
-            let store = dynamodb::DynamoDbStore::connect(table, Purpose::Bulk).await?;
-            Ok(store
-                .create_table()
-                .await
-                .with_context(|| format!("cannot create table {table}"))?)
-        }
-        DatabaseUrl::Sqlite(path) => {
-            let existed = path.try_exists().unwrap_or(false);
-            let store =
-                sqlite::SqliteStore::open(path, StoreOptions::bulk(Missing::Create)).await?;
-            store.close().await;
-            Ok(if existed {
-                TableCreated::AlreadyExisted
-            } else {
-                TableCreated::Created
-            })
-        }
-    }
+    /// Creates the store for local development and waits until it is usable (`create-table`);
+    /// succeeds if it exists already. Says what it did, in one line for the operator.
+    async fn create(&self) -> anyhow::Result<String>;
 }
 
 impl User {
@@ -224,8 +181,8 @@ pub fn decode_birth_date(date: &str) -> Result<BirthDate, StoreError> {
         .map_err(|e| StoreError::failed(format!("stored date {date:?} is invalid: {e}")))
 }
 
-/// The `updatedAt` / `updated_at` value both backends store with each write: UTC, RFC 3339,
-/// milliseconds, so values sort as text and a person can read them.
+/// The time of last update every backend stores with each write: UTC, RFC 3339, milliseconds,
+/// so values sort as text and a person can read them.
 pub fn updated_at_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

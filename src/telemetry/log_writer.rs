@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime};
 
+use metrics::Counter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::LogFormat;
@@ -54,7 +55,10 @@ impl Shared {
     }
 }
 
-/// This thread's buffer: threads are numbered in the order they first log.
+/// This thread's buffer: threads are numbered in the order they first log. The number is
+/// per thread by nature (which buffer this thread appends to, so threads do not contend), and
+/// `tracing` asks for a writer with no way to say which thread asks: hence a thread-local,
+/// and the counter that numbers threads is global with it.
 fn shard_of_this_thread() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -84,14 +88,19 @@ pub struct Flusher {
     shared: Arc<Shared>,
 }
 
-pub fn batched_stdout(format: LogFormat) -> io::Result<(BatchedStdout, FlushOnDrop)> {
-    batched(io::stdout(), format)
+/// Lines dropped because stdout could not keep up are counted in `dropped`.
+pub fn batched_stdout(
+    format: LogFormat,
+    dropped: Counter,
+) -> io::Result<(BatchedStdout, FlushOnDrop)> {
+    batched(io::stdout(), format, dropped)
 }
 
 /// Like [`batched_stdout`], writing to `out` (the seam the tests use).
 fn batched(
     mut out: impl Write + Send + 'static,
     format: LogFormat,
+    dropped: Counter,
 ) -> io::Result<(BatchedStdout, FlushOnDrop)> {
     let shared = Arc::new(Shared {
         buffers: std::array::from_fn(|_| Mutex::new(Vec::with_capacity(WAKE_AT_BYTES))),
@@ -103,7 +112,7 @@ fn batched(
     let worker = shared.clone();
     let thread = std::thread::Builder::new()
         .name("log-writer".into())
-        .spawn(move || write_batches(&worker, &mut out, format))?;
+        .spawn(move || write_batches(&worker, &mut out, format, &dropped))?;
     let _ = shared.writer_thread.set(thread.thread().clone());
     Ok((
         BatchedStdout {
@@ -116,7 +125,7 @@ fn batched(
     ))
 }
 
-fn write_batches(shared: &Shared, out: &mut impl Write, format: LogFormat) {
+fn write_batches(shared: &Shared, out: &mut impl Write, format: LogFormat, counted: &Counter) {
     let mut batch = Vec::with_capacity(WAKE_AT_BYTES);
     loop {
         // Read before draining, so that lines logged before `closing` was set are written.
@@ -129,7 +138,7 @@ fn write_batches(shared: &Shared, out: &mut impl Write, format: LogFormat) {
         }
         let dropped = shared.dropped_lines.swap(0, Ordering::Relaxed);
         if dropped > 0 {
-            metrics::counter!("log_lines_dropped_total").increment(dropped);
+            counted.increment(dropped);
             let _ = report_dropped(out, format, dropped);
         }
         let _ = out.flush();
@@ -277,7 +286,7 @@ mod tests {
     #[test]
     fn every_line_from_every_thread_is_written_whole_by_exit() {
         let sink = Sink::default();
-        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json, Counter::noop()).unwrap();
         std::thread::scope(|scope| {
             for thread in 0..12 {
                 let writers = &writers;
@@ -302,7 +311,7 @@ mod tests {
     #[test]
     fn a_flush_pushes_buffered_lines_out_while_logging_goes_on() {
         let sink = Sink::default();
-        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json, Counter::noop()).unwrap();
         log(&writers, "before the flush\n");
         guard.flusher().flush_within(Duration::from_secs(10));
         assert_eq!(sink.text(), "before the flush\n");
@@ -314,7 +323,7 @@ mod tests {
     #[test]
     fn lines_beyond_the_memory_bound_are_dropped_counted_and_reported() {
         let sink = Sink::default();
-        let (writers, guard) = batched(sink.clone(), LogFormat::Json).unwrap();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Json, Counter::noop()).unwrap();
         sink.stall(true);
         // The writer may be blocked on the first batch; what follows has to wait in memory.
         log(&writers, "first\n");
@@ -340,7 +349,7 @@ mod tests {
     #[test]
     fn exit_is_not_held_up_by_a_stdout_that_never_drains() {
         let sink = Sink::default();
-        let (writers, guard) = batched(sink.clone(), LogFormat::Pretty).unwrap();
+        let (writers, guard) = batched(sink.clone(), LogFormat::Pretty, Counter::noop()).unwrap();
         sink.stall(true);
         log(&writers, "stuck\n");
         let started = Instant::now();

@@ -1,17 +1,15 @@
-//! Logs and metrics.
+//! Logs and metrics: made first at start-up, before anything that logs or records.
 
 mod json_format;
 mod log_writer;
-
-use std::sync::OnceLock;
-use std::time::Duration;
+mod prometheus;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 pub use log_writer::{FlushOnDrop, Flusher};
+pub use prometheus::{Labels, Metrics, UPKEEP_INTERVAL};
 
 /// Logging flags, shared by every subcommand that logs.
 #[derive(Debug, Clone, Args)]
@@ -31,18 +29,20 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Seconds. From sub-millisecond cache-hot reads up to the request timeout.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 /// Sends logs to stdout from a background thread so that a slow terminal or log shipper
-/// does not slow requests down. Keep the guard alive until exit: dropping it flushes.
-pub fn init_logging(args: &TelemetryArgs) -> anyhow::Result<FlushOnDrop> {
+/// does not slow requests down; lines it must drop are counted in `metrics`. Keep the guard
+/// alive until exit: dropping it flushes.
+///
+/// The subscriber is the process's global one: `tracing`'s macros, ours and our
+/// dependencies', find it there, so it cannot be handed to them as an argument.
+pub fn init_logging(args: &TelemetryArgs, metrics: &Metrics) -> anyhow::Result<FlushOnDrop> {
     let filter = EnvFilter::try_new(&args.log_level)
         .with_context(|| format!("invalid log level {:?}", args.log_level))?;
-    let (writer, guard) =
-        log_writer::batched_stdout(args.log_format).context("cannot start the log writer")?;
+    let (writer, guard) = log_writer::batched_stdout(
+        args.log_format,
+        metrics.counter("log_lines_dropped_total", &[]),
+    )
+    .context("cannot start the log writer")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -64,81 +64,4 @@ fn aws_region() -> Option<String> {
     std::env::var("AWS_REGION")
         .ok()
         .filter(|region| !region.is_empty())
-}
-
-/// The process-wide Prometheus recorder, installed on first use.
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(install_metrics).clone()
-}
-
-fn install_metrics() -> PrometheusHandle {
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
-        .expect("the bucket list is a non-empty constant")
-        .build_recorder();
-    let handle = recorder.handle();
-    // Another recorder can only be present in tests that install their own; ours then stays unused.
-    let _ = metrics::set_global_recorder(recorder);
-    describe_metrics();
-    let mut build = vec![metrics::Label::new("version", env!("CARGO_PKG_VERSION"))];
-    build.extend(aws_region().map(|region| metrics::Label::new("region", region)));
-    metrics::gauge!("hello_birthday_build_info", build).set(1.0);
-
-    // Histograms are kept in rolling buffers that must be drained now and then.
-    let upkeep = handle.clone();
-    std::thread::Builder::new()
-        .name("metrics-upkeep".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(Duration::from_secs(5));
-                upkeep.run_upkeep();
-            }
-        })
-        .expect("a thread can be started at startup");
-    handle
-}
-
-fn describe_metrics() {
-    metrics::describe_counter!(
-        "http_requests_total",
-        "HTTP requests answered, by method, route template and status."
-    );
-    metrics::describe_histogram!(
-        "http_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "Time to answer an HTTP request, by method, route template and status."
-    );
-    metrics::describe_histogram!(
-        "store_operation_duration_seconds",
-        metrics::Unit::Seconds,
-        "Time a store operation took, by backend and operation."
-    );
-    metrics::describe_counter!(
-        "store_operation_errors_total",
-        "Store operations that failed, by backend, operation and kind."
-    );
-    metrics::describe_counter!(
-        "http_requests_shed_total",
-        "Requests answered 503 at once because every in-flight slot stayed taken for the queue timeout."
-    );
-    metrics::describe_gauge!(
-        "http_connections_open",
-        "Client connections open now (at most --max-connections)."
-    );
-    metrics::describe_counter!(
-        "http_connections_closed_total",
-        "Client connections ended, by reason: closed (by the client, or by us at shutdown), idle_timeout, header_read_timeout, headers_too_large (hyper answered 431), malformed (hyper answered 400 or reset the stream), error (reset or protocol error)."
-    );
-    metrics::describe_counter!(
-        "log_lines_dropped_total",
-        "Log lines dropped because stdout could not keep up."
-    );
-    // Present from the start at 0, so that rate() and alarms see the series before the first event.
-    metrics::counter!("http_requests_shed_total").absolute(0);
-    metrics::counter!("log_lines_dropped_total").absolute(0);
-    metrics::describe_gauge!(
-        "hello_birthday_build_info",
-        "Always 1; the labels say which build runs (version) and where (region, when known)."
-    );
 }

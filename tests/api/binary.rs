@@ -255,8 +255,8 @@ per_backend!(
     ],
 );
 
-/// Several processes may share one SQLite file (a rolling deploy on one host). Each caches
-/// what it reads, yet none may answer from its cache once another has acknowledged a write.
+/// Several processes may share one SQLite file (a rolling deploy on one host): once one has
+/// acknowledged a write, every other answers it.
 #[tokio::test]
 async fn processes_sharing_a_sqlite_file_see_each_others_writes_at_once() {
     let database = SqliteDatabase::fresh().await;
@@ -269,7 +269,7 @@ async fn processes_sharing_a_sqlite_file_see_each_others_writes_at_once() {
     for round in 0..20 {
         let writer = &servers[round % 2];
         let reader = &servers[(round + 1) % 2];
-        // Both have the previous answer cached before the write.
+        // Both have read the previous answer before the write.
         for server in &servers {
             greeting(&client, server, "shared").await;
             greeting(&client, server, "shared").await;
@@ -367,7 +367,7 @@ mod bad_configuration {
     }
 }
 
-/// Connections, overload and lifecycle (issue 10): the timers, the caps and the signals,
+/// Connections, overload and lifecycle: the timers, the caps and the signals,
 /// seen from a client's socket. The store plays no part in these, so they run on SQLite.
 mod connections {
     use std::time::Instant;
@@ -681,8 +681,10 @@ mod store_health {
     use std::time::Instant;
 
     use super::*;
-    use common::dynamodb::{ControlPlaneProxy, PrivateMoto, env_for, random_table_name, store_at};
-    use hello_birthday::store::Purpose;
+    use common::dynamodb::{
+        ControlPlaneProxy, PrivateMoto, create_table_at, env_for, random_table_name,
+    };
+    use hello_birthday::test_support::dynamodb::READY_WINDOW;
 
     /// Polls `path` until it answers `wanted`, for at most `within`; the last status seen.
     async fn status_becomes(
@@ -827,9 +829,7 @@ mod store_health {
     async fn dynamodb_readiness_ignores_the_control_plane_and_follows_the_data_plane() {
         let moto = PrivateMoto::start();
         let table = random_table_name();
-        store_at(&moto.endpoint(), &table, Purpose::Serve)
-            .await
-            .create_table()
+        create_table_at(&moto.endpoint(), &table)
             .await
             .expect("create table");
         let proxy = Arc::new(ControlPlaneProxy::start(moto.endpoint()).await);
@@ -842,13 +842,12 @@ mod store_health {
         assert_eq!(status(&http, &running, "/readyz").await, StatusCode::OK);
 
         proxy.deny_describe_table();
-        let through_proxy = store_at(&proxy.endpoint(), &table, Purpose::Serve).await;
         assert!(
-            through_proxy.create_table().await.is_err(),
+            create_table_at(&proxy.endpoint(), &table).await.is_err(),
             "DescribeTable is refused"
         );
         // Idle for longer than the readiness window: the background probe alone keeps it ready.
-        let quiet_until = Instant::now() + 2 * hello_birthday::store::dynamodb::READY_WINDOW;
+        let quiet_until = Instant::now() + 2 * READY_WINDOW;
         while Instant::now() < quiet_until {
             assert_eq!(
                 status(&http, &running, "/readyz").await,

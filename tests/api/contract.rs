@@ -9,7 +9,7 @@ use clap::Parser;
 use hello_birthday::cli::args::{Cli, Command};
 use hello_birthday::http::{AppState, Limits, router};
 use hello_birthday::lifecycle::Lifecycle;
-use hello_birthday::telemetry;
+use hello_birthday::telemetry::Metrics;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -34,22 +34,16 @@ fn the_default_listen_port_is_the_container_port() {
 async fn the_operations_paths_answer_200() {
     let (store, _dir) = common::sqlite_store().await;
     let state = AppState {
-        store,
+        store: std::sync::Arc::from(store),
         clock: common::clock("2026-11-28"),
         lifecycle: Lifecycle::default(),
-        metrics: telemetry::metrics_handle(),
-    };
-    let limits = Limits {
-        request_timeout: std::time::Duration::from_secs(5),
-        body_limit: 4096,
-        max_in_flight: 64,
-        queue_timeout: std::time::Duration::from_secs(1),
+        metrics: Metrics::new(),
     };
     let contract = contract();
     for key in ["liveness_path", "readiness_path", "metrics_path"] {
         let path = contract[key].as_str().unwrap();
         let request = Request::get(path).body(Body::empty()).unwrap();
-        let response = router(state.clone(), limits)
+        let response = router(state.clone(), Limits::default())
             .oneshot(request)
             .await
             .unwrap();
@@ -66,7 +60,7 @@ fn the_public_path_pattern_covers_the_api_and_nothing_else() {
         .unwrap()
         .to_owned();
     let prefix = pattern.strip_suffix('*').expect("a prefix pattern");
-    let document = serde_json::to_value(hello_birthday::http::openapi_document()).unwrap();
+    let document = serde_json::to_value(hello_birthday::http::openapi()).unwrap();
     let paths = document["paths"].as_object().expect("paths");
     for (path, operations) in paths {
         let public = operations
@@ -77,4 +71,14 @@ fn the_public_path_pattern_covers_the_api_and_nothing_else() {
         assert_eq!(path.starts_with(prefix), public, "{path}");
     }
     assert!(paths.keys().any(|path| path.starts_with(prefix)));
+}
+
+/// ECS `stopTimeout` and the chart's `terminationGracePeriodSeconds` are checked against
+/// drain delay + shutdown grace + this figure, read from the contract.
+#[test]
+fn the_shutdown_overhead_is_the_contracts() {
+    assert_eq!(
+        hello_birthday::lifecycle::SHUTDOWN_OVERHEAD.as_secs(),
+        contract()["shutdown_overhead_seconds"].as_u64().unwrap()
+    );
 }

@@ -29,8 +29,10 @@ def slug(heading: str) -> str:
 
 
 @functools.cache
-def anchors(path: pathlib.Path) -> set:
-    found, seen, fenced = set(), {}, False
+def anchors(path: pathlib.Path) -> set[str]:
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    fenced = False
     for line in path.read_text().splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced

@@ -27,7 +27,7 @@ def production_regions() -> list[str]:
 
 def used_variables() -> dict[str, str]:
     """Each repository variable the workflows read -> the first workflow that reads it."""
-    used = {}
+    used: dict[str, str] = {}
     for wf in sorted(WORKFLOWS.glob("*.yml")):
         text = wf.read_text()
         for name in re.findall(r"\bvars\.([A-Za-z0-9_]+)", text):

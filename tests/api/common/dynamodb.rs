@@ -11,9 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{Credentials, Region};
-use hello_birthday::store::dynamodb::{DynamoDbStore, config_loader};
-use hello_birthday::store::{Purpose, TableCreated, UserStore};
+use hello_birthday::store::{Purpose, UserStore};
+use hello_birthday::test_support::dynamodb as emulated;
 
 use super::TestDatabase;
 
@@ -140,38 +139,27 @@ pub fn random_table_name() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A store on `table` at the emulator, configured like production except for the endpoint,
-/// region and credentials.
-pub async fn store_for(table: &str, purpose: Purpose) -> DynamoDbStore {
-    store_at(endpoint(), table, purpose).await
+/// A store on `table` at any endpoint (also unreachable ones, for failure tests), opened as
+/// the service opens one for `purpose`, with small Scan pages.
+pub async fn store_at(endpoint: &str, table: &str, purpose: Purpose) -> Box<dyn UserStore> {
+    emulated::open(endpoint, REGION, table, purpose)
+        .await
+        .expect("open a DynamoDB store")
 }
 
-/// A store on `table` at any endpoint (also unreachable ones, for failure tests).
-pub async fn store_at(endpoint: &str, table: &str, purpose: Purpose) -> DynamoDbStore {
-    let config = config_loader(purpose)
-        .expect("SDK config")
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await;
-    DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), table)
+/// Creates `table` at `endpoint`, as `create-table` does.
+pub async fn create_table_at(endpoint: &str, table: &str) -> anyhow::Result<()> {
+    emulated::create_table(endpoint, REGION, table).await
 }
 
-/// Items per Scan page in tests: small, so a few hundred users already span several pages.
-pub const SCAN_PAGE_LIMIT: i32 = 50;
-
-/// Creates a table with a random name and returns a store on it, with small Scan pages.
+/// Creates a table with a random name and returns a serving store on it.
 pub async fn fresh_store() -> (Arc<dyn UserStore>, String) {
     let table = random_table_name();
-    let store = store_for(&table, Purpose::Serve)
+    create_table_at(endpoint(), &table)
         .await
-        .with_scan_page_limit(SCAN_PAGE_LIMIT);
-    assert_eq!(
-        store.create_table().await.expect("create table"),
-        TableCreated::Created
-    );
-    (Arc::new(store), table)
+        .expect("create table");
+    let store = store_at(endpoint(), &table, Purpose::Serve).await;
+    (Arc::from(store), table)
 }
 
 /// A fresh table the real binary can be pointed at.

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use hello_birthday::clock::FixedClock;
 use hello_birthday::domain::IsoDate;
-use hello_birthday::store::DatabaseUrl;
-use hello_birthday::store::{self, Missing, StoreOptions, UserStore};
+use hello_birthday::store::{self, DatabaseUrl, Missing, StoreOptions, UserStore};
 use tempfile::TempDir;
 
 pub fn date(text: &str) -> NaiveDate {
@@ -26,12 +25,19 @@ pub fn clock(today: &str) -> Arc<FixedClock> {
 }
 
 /// A SQLite store in a fresh temporary directory, removed when the `TempDir` is dropped,
-/// opened the way the binary opens it (instrumented).
-pub async fn sqlite_store() -> (Arc<dyn UserStore>, TempDir) {
+/// opened the way the binary opens it to serve.
+pub async fn sqlite_store() -> (Box<dyn UserStore>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
-    let options = StoreOptions::serve(std::num::NonZeroUsize::new(1000));
+    let url = sqlite_url(&dir.path().join("test.db"));
+    let options = StoreOptions::serve();
     (store::open(&url, options).await.expect("open SQLite"), dir)
+}
+
+/// `sqlite://PATH` for a file of a test's own.
+pub fn sqlite_url(path: &std::path::Path) -> DatabaseUrl {
+    format!("sqlite://{}", path.display())
+        .parse()
+        .expect("a plain path is a SQLite URL")
 }
 
 /// A database the real binary can be pointed at, fresh for each test.
@@ -52,12 +58,14 @@ impl SqliteDatabase {
     /// An empty database, created as `create-table` creates it (`import` never creates one).
     pub async fn fresh() -> Self {
         let database = Self::not_created();
-        let url = DatabaseUrl::Sqlite(database.path());
-        store::open(&url, StoreOptions::bulk(Missing::Create))
-            .await
-            .expect("create SQLite database")
-            .close()
-            .await;
+        store::open(
+            &sqlite_url(&database.path()),
+            StoreOptions::bulk(Missing::Create),
+        )
+        .await
+        .expect("create SQLite database")
+        .close()
+        .await;
         database
     }
 
@@ -101,7 +109,7 @@ impl Backend for Sqlite {
 
     async fn store() -> (Arc<dyn UserStore>, Box<dyn Send>) {
         let (store, dir) = sqlite_store().await;
-        (store, Box::new(dir))
+        (Arc::from(store), Box::new(dir))
     }
 }
 

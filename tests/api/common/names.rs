@@ -1,6 +1,7 @@
 //! Usernames for the tests and the load generators: letters only, distinct for every number.
-//! `examples/rollout_load.rs` includes this file by path, so there is one scheme in Rust; the
-//! benchmark (`scripts/bench/bench.py`) writes the same names for wrk to read.
+//! The load generators (`tools/src/bin/rollout_load.rs`, `overload_load.rs`) include this file
+//! by path, so there is one scheme in Rust; the benchmark (`scripts/harness/bench.py`) writes the
+//! same names for wrk to read.
 
 /// `n` in base 26, least significant letter first.
 pub fn letters(mut n: u64) -> String {

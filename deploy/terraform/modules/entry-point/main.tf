@@ -1,6 +1,6 @@
 locals {
   contract = jsondecode(file("${path.module}/../../../service-contract.json"))
-  # Shared with the failover drill (scripts/failover/drill.py), which predicts its detection window from it.
+  # Shared with the failover drill (scripts/harness/failover.py), which predicts its detection window from it.
   health_check = jsondecode(file("${path.module}/../../../entry-point.json"))
 }
 

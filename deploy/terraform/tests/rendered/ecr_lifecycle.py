@@ -20,31 +20,35 @@ import hashlib
 import json
 import pathlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 DAY = 86400
+# A lifecycle policy document, as JSON: {"rules": [{"rulePriority": 1, "selection": {...}, ...}]}.
+Policy = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Image:
     digest: str
     pushed_at: int  # seconds
-    tags: tuple = ()
-    children: tuple = ()  # digests an index references
+    tags: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()  # digests an index references
 
 
 @dataclass
 class Repository:
-    images: dict = field(default_factory=dict)
+    images: dict[str, Image] = field(default_factory=dict)
 
-    def push(self, image):
+    def push(self, image: Image) -> None:
         self.images[image.digest] = image
 
-    def referenced(self):
+    def referenced(self) -> set[str]:
         return {c for image in self.images.values() for c in image.children}
 
 
-def _selects(selection, image):
+def _selects(selection: dict[str, Any], image: Image) -> bool:
     status = selection["tagStatus"]
     if status == "untagged":
         return not image.tags
@@ -54,11 +58,12 @@ def _selects(selection, image):
     return True  # any
 
 
-def expired_by(policy, repository, now):
+def expired_by(policy: Policy, repository: Repository, now: int) -> dict[str, int]:
     """The digests one evaluation of POLICY expires, as {digest: rulePriority}."""
     images = list(repository.images.values())
     referenced = repository.referenced()
-    marked, matched_higher = {}, set()
+    marked: dict[str, int] = {}
+    matched_higher: set[str] = set()
     for rule in sorted(policy["rules"], key=lambda r: r["rulePriority"]):
         selection = rule["selection"]
         matched = [i for i in images if _selects(selection, i)]
@@ -77,16 +82,16 @@ def expired_by(policy, repository, now):
     return marked
 
 
-def run(policy, repository, now):
+def run(policy: Policy, repository: Repository, now: int) -> None:
     for digest in expired_by(policy, repository, now):
         del repository.images[digest]
 
 
-def _digest(*parts):
+def _digest(*parts: object) -> str:
     return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
-def push_build(repository, n, pushed_at, tag_prefix="commit-"):
+def push_build(repository: Repository, n: int, pushed_at: int, tag_prefix: str = "commit-") -> str:
     """The manifests one run of image.yml stores (see registry_stub.py push-build for their shapes)."""
     children = []
     for arch in ("amd64", "arm64"):
@@ -101,12 +106,12 @@ def push_build(repository, n, pushed_at, tag_prefix="commit-"):
     return index
 
 
-def pullable_builds(repository):
+def pullable_builds(repository: Repository) -> list[Image]:
     """Builds whose tagged index and every image it references are still there."""
     return [i for i in repository.images.values() if i.tags and all(c in repository.images for c in i.children)]
 
 
-def replay(policy, builds_per_day=3, days=60):
+def replay(policy: Policy, builds_per_day: int = 3, days: int = 60) -> tuple[Repository, int]:
     """Months of builds with the lifecycle evaluated daily, as ECR does; returns (repository, broken builds seen)."""
     repository, broken, n = Repository(), 0, 0
     for day in range(days):
@@ -118,7 +123,7 @@ def replay(policy, builds_per_day=3, days=60):
     return repository, broken
 
 
-def lifecycle_policies(root):
+def lifecycle_policies(root: str) -> Iterator[tuple[str, Policy]]:
     from state import resources
 
     for r in resources(pathlib.Path(root)):
@@ -126,7 +131,7 @@ def lifecycle_policies(root):
             yield r.address, json.loads(r.values["policy"])
 
 
-def main(roots):
+def main(roots: list[str]) -> None:
     failures, checked = [], 0
     for root in roots:
         for address, policy in lifecycle_policies(root):

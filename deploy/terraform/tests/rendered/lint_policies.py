@@ -10,10 +10,12 @@ malformed ARN...). Zero findings, or each one accepted next to its policy in the
 import pathlib
 import re
 import sys
+from collections.abc import Iterator
 
 import parliament
+from parliament.finding import Finding
 
-from state import resources
+from state import Resource, resources
 
 # Resource attributes that hold a policy document. ECR lifecycle policies share the name "policy" but are not IAM.
 POLICY_ATTRIBUTES = ("policy", "assume_role_policy")
@@ -34,13 +36,13 @@ RESOURCE_POLICIES = {
 }
 
 
-def identity_only(finding, resource_type, attribute):
+def identity_only(finding: Finding, resource_type: str, attribute: str) -> bool:
     if attribute == "assume_role_policy":
         return NOT_FOR_TRUST_POLICIES.get(finding.issue) == finding.detail
     return resource_type in RESOURCE_POLICIES and finding.issue == "RESOURCE_STAR"
 
 
-def documents(root):
+def documents(root: pathlib.Path) -> Iterator[tuple[Resource, str, str]]:
     for r in resources(root):
         if r.type in NOT_IAM:
             continue
@@ -52,7 +54,7 @@ def documents(root):
                 yield r, attribute, text
 
 
-def main(roots):
+def main(roots: list[str]) -> None:
     checked, problems, accepted = 0, [], 0
     for root in roots:
         for r, attribute, text in documents(pathlib.Path(root)):

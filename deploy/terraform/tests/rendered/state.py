@@ -5,18 +5,20 @@ import json
 import pathlib
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
 class Resource:
     address: str
     type: str
-    values: dict
+    values: dict[str, Any]
     source: str  # the text of the `resource "TYPE" "NAME" {...}` block, "" when not found
 
 
-def _module_dirs(root: pathlib.Path) -> dict:
+def _module_dirs(root: pathlib.Path) -> dict[str, pathlib.Path]:
     """Module key (stack.ci_access) -> its directory, from what `terraform init` recorded."""
     manifest = root / ".terraform" / "modules" / "modules.json"
     if not manifest.exists():
@@ -36,7 +38,7 @@ def _block(directory: pathlib.Path, rtype: str, name: str) -> str:
     return ""
 
 
-def resources(root: pathlib.Path):
+def resources(root: pathlib.Path) -> Iterator[Resource]:
     """Every managed resource in ROOT's state."""
     shown = json.loads(
         subprocess.run(
@@ -45,7 +47,7 @@ def resources(root: pathlib.Path):
     )
     dirs = _module_dirs(root)
 
-    def walk(module):
+    def walk(module: dict[str, Any]) -> Iterator[Resource]:
         for r in module.get("resources", []):
             if r["mode"] != "managed":
                 continue

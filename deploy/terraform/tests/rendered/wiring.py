@@ -11,7 +11,7 @@ import sys
 from state import resources
 
 
-def main(roots):
+def main(roots: list[str]) -> None:
     problems = []
     for root in roots:
         found = {r.address.split("module.stack.", 1)[-1]: r.values for r in resources(pathlib.Path(root))}

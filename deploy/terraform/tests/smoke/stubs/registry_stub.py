@@ -14,19 +14,21 @@ after the copy) runs against moto unchanged. What they cannot show: layer upload
 import hashlib
 import json
 import sys
+from typing import Any
 
 import boto3
+from botocore.client import BaseClient
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ACCEPTED = [INDEX, MANIFEST]
 
 
-def ecr():
+def ecr() -> BaseClient:
     return boto3.client("ecr")
 
 
-def split(reference):
+def split(reference: str) -> tuple[str, str, dict[str, str]]:
     """REGISTRY/NAME[:TAG|@DIGEST] -> (registry_id, name, image_id)."""
     host, _, rest = reference.removeprefix("docker://").partition("/")
     if "@" in rest:
@@ -38,7 +40,7 @@ def split(reference):
     return host.split(".", 1)[0], name, image_id
 
 
-def get(reference):
+def get(reference: str) -> str:
     registry_id, name, image_id = split(reference)
     images = ecr().batch_get_image(
         registryId=registry_id, repositoryName=name, imageIds=[image_id], acceptedMediaTypes=ACCEPTED
@@ -48,7 +50,7 @@ def get(reference):
     return images[0]["imageManifest"]
 
 
-def put(registry_id, name, body, tag=None):
+def put(registry_id: str, name: str, body: str, tag: str | None = None) -> str:
     """PutImage with the digest a registry computes: sha256 of the exact bytes (moto invents one otherwise)."""
     digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
     args = {
@@ -67,18 +69,22 @@ def put(registry_id, name, body, tag=None):
     return digest
 
 
-def descriptor(media_type, body, platform=None):
-    d = {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(body.encode()).hexdigest(), "size": len(body)}
+def descriptor(media_type: str, body: str, platform: dict[str, str] | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "mediaType": media_type,
+        "digest": "sha256:" + hashlib.sha256(body.encode()).hexdigest(),
+        "size": len(body),
+    }
     if platform:
         d["platform"] = platform
     return d
 
 
-def imagetools_create(args):
+def imagetools_create(args: list[str]) -> None:
     """`imagetools create --tag T S...`: one index holding every manifest of the sources, as buildx merges them."""
     tag_ref = args[args.index("--tag") + 1]
     sources = [a for a in args if "@" in a]
-    manifests = []
+    manifests: list[dict[str, Any]] = []
     for source in sources:
         doc = json.loads(get(source))
         manifests.extend(doc["manifests"] if "manifests" in doc else [descriptor(doc["mediaType"], get(source))])
@@ -87,7 +93,7 @@ def imagetools_create(args):
     print(put(registry_id, name, body, image_id["imageTag"]))
 
 
-def skopeo(args):
+def skopeo(args: list[str]) -> None:
     if args[0] == "login":
         sys.stdin.read()
         return
@@ -107,7 +113,7 @@ def skopeo(args):
     sys.exit(f"stub: skopeo {args[0]} is not emulated")
 
 
-def push_build(repository, seed):
+def push_build(repository: str, seed: str) -> None:
     """What one build leg pushes by digest: image + attestation manifests and the platform index tying them."""
     registry_id, name, _ = split(repository + ":x")
     digests = []
@@ -147,7 +153,7 @@ def push_build(repository, seed):
     print(" ".join(digests))
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if argv[:3] == ["docker", "buildx", "imagetools"] and argv[3] == "create":
         imagetools_create(argv[4:])
     elif argv[0] == "skopeo":
