@@ -35,7 +35,7 @@ use metrics::{Counter, Gauge};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::telemetry::Metrics;
@@ -77,6 +77,9 @@ struct Activity {
     /// Since when a write has been waiting for the client to take bytes; none while writes
     /// go through.
     write_blocked_since: AtomicInstant,
+    /// Wakes the connection's timer when a write starts waiting: the deadline it sleeps
+    /// towards (the idle timeout, say) may be later than the send timeout's.
+    write_blocked: Notify,
     http2: AtomicBool,
 }
 
@@ -109,6 +112,7 @@ impl Activity {
             head_started: AtomicInstant::none_since(accepted.into_std()),
             idle_since: AtomicInstant::none_since(accepted.into_std()),
             write_blocked_since: AtomicInstant::none_since(accepted.into_std()),
+            write_blocked: Notify::new(),
             http2: AtomicBool::new(false),
         }
     }
@@ -147,6 +151,7 @@ impl Activity {
             self.write_blocked_since.clear();
         } else if self.write_blocked_since.get().is_none() {
             self.write_blocked_since.set(now());
+            self.write_blocked.notify_one();
         }
     }
 
@@ -444,6 +449,7 @@ pub async fn serve<S, B>(
                 connection.as_mut().graceful_shutdown();
                 closing = Some((Ending::Closed, Instant::now()));
             }
+            () = activity.write_blocked.notified() => {}
             () = tokio::time::sleep_until(deadline.at()) => {
                 // Reads, writes and requests since the timer was set may have moved it.
                 match activity.deadline(timeouts, closing_since) {

@@ -314,6 +314,37 @@ async fn clients_that_stop_reading_are_disconnected_and_counted() {
     }
 }
 
+/// A client that behaved, sat idle, then stops reading: its connection's timer was set for the
+/// idle timeout (75 s), yet the send timeout still applies from the first write that waits.
+#[tokio::test]
+async fn a_client_that_stops_reading_after_a_quiet_spell_gets_the_send_timeout() {
+    let database = SqliteDatabase::fresh().await;
+    let running = server::start(
+        &database,
+        &["--send-timeout", "1s", "--header-read-timeout", "1s"],
+    )
+    .await;
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("SO_RCVBUF");
+    let mut stream = socket.connect(running.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .expect("request");
+    assert!(read_head(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // Past the header-read timer: only the idle timeout is left to wake the connection.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_reader, mut writer) = stream.into_split();
+    let flood = tokio::spawn(async move {
+        let request = b"GET /openapi.json HTTP/1.1\r\nHost: test\r\n\r\n";
+        while writer.write_all(request).await.is_ok() {}
+    });
+    let series = r#"http_connections_closed_total{reason="send_timeout"}"#;
+    let closed = metric_reaches(&running, series, 1.0, Duration::from_secs(10)).await;
+    flood.abort();
+    assert_eq!(closed, 1.0, "not closed long before the idle timeout");
+}
+
 /// A body announced over the limit is refused before any of it is read: no `100 Continue`,
 /// and no waiting for bytes that will never be accepted anyway.
 #[tokio::test]
