@@ -67,6 +67,8 @@ impl Default for ConnectionPolicy {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    /// Requests one HTTP/2 connection may have open at once.
+    streams_per_connection: u32,
     store: Arc<dyn UserStore>,
     metrics: Metrics,
     connection_metrics: connection::ConnectionMetrics,
@@ -101,6 +103,7 @@ impl Server {
         };
         Ok(Self {
             listener,
+            streams_per_connection: streams_per_connection(limits.max_in_flight),
             router: router(state, limits),
             store,
             connection_metrics: connection::ConnectionMetrics::register(&metrics),
@@ -120,7 +123,10 @@ impl Server {
     /// the store is closed last so that every acknowledged write is flushed.
     pub async fn run(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let upkeep = tokio::spawn(keep_up(self.metrics.clone()));
-        let http = Arc::new(connection_builder(self.connections.timeouts));
+        let http = Arc::new(connection_builder(
+            self.connections.timeouts,
+            self.streams_per_connection,
+        ));
         let max = self.connections.max_connections;
         // One permit per open connection: at the cap, accept waits and the kernel's backlog
         // holds new connections, while those already open keep being served.
@@ -212,11 +218,18 @@ fn listen_on(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
+/// An HTTP/1 connection carries one request at a time, an HTTP/2 one as many as its
+/// concurrent streams: capped at a quarter of `--max-in-flight` (at least 1), one connection
+/// can never take more than that share of the slots, and it takes four to fill them all.
+fn streams_per_connection(max_in_flight: u32) -> u32 {
+    (max_in_flight / 4).max(1)
+}
+
 /// HTTP/1 and HTTP/2 on one port. hyper's own header-read timer is off: it also runs on idle
 /// keep-alive connections, so [`connection`] keeps the header-read and idle timers instead.
 /// HTTP/2 pings find peers that vanished while streams are open; an answer must come as fast
 /// as headers must.
-fn connection_builder(timeouts: Timeouts) -> ConnectionBuilder<TokioExecutor> {
+fn connection_builder(timeouts: Timeouts, streams: u32) -> ConnectionBuilder<TokioExecutor> {
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
     builder
         .http1()
@@ -227,6 +240,7 @@ fn connection_builder(timeouts: Timeouts) -> ConnectionBuilder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .max_concurrent_streams(streams)
         .keep_alive_interval(timeouts.idle / 3)
         .keep_alive_timeout(timeouts.header_read);
     builder

@@ -3,7 +3,10 @@
 //!
 //! The file is `{"alice": {"dateOfBirth": "1990-05-01"}, ...}`. It is parsed as a stream on a
 //! blocking thread while the previous batch is being written, so memory stays bounded by a
-//! few batches whatever the file's size.
+//! few batches whatever the file's size. serde_json holds a whole string (a name) in memory
+//! before handing it over, so the input is read through [`Bounded`], which refuses a record
+//! longer than [`MAX_RECORD_BYTES`] as soon as it gets that long: memory is bounded by the
+//! largest record allowed, whatever one field of the file holds.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::sync::Arc;
@@ -24,6 +27,10 @@ use crate::store::{User, UserScan, UserStore};
 const PIPELINE_DEPTH: usize = 4;
 /// Longest name echoed back in a rejection, so a garbage key cannot flood the terminal.
 const MAX_REPORTED_NAME: usize = 80;
+/// Longest record (its name, value and separators) in the input. A valid one, a name of 64
+/// letters and a date, takes under 100 bytes; the API refuses bodies over 4 KiB by default.
+/// This leaves room for fields an old file may carry, which are ignored.
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 
 /// One record of the old file. Unknown fields are ignored, as the API ignores them.
 #[derive(Deserialize)]
@@ -147,6 +154,86 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Passes the input through while following the JSON structure just enough to know where each
+/// record of the top-level object starts and ends (strings, escapes and nesting), and fails
+/// as soon as one record is longer than [`MAX_RECORD_BYTES`]. serde_json reads byte by byte
+/// from here, so it never holds more than that of one record.
+struct Bounded<R> {
+    inner: R,
+    /// Bytes passed through so far.
+    offset: u64,
+    /// Open objects and arrays; the records are at depth 1.
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// Where the record being read started (its name's opening quote).
+    record_start: Option<u64>,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            record_start: None,
+        }
+    }
+
+    fn step(&mut self, byte: u8) -> io::Result<()> {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if byte == b'\\' {
+                self.escaped = true;
+            } else if byte == b'"' {
+                self.in_string = false;
+            }
+        } else {
+            match byte {
+                b'"' => {
+                    self.in_string = true;
+                    if self.depth == 1 && self.record_start.is_none() {
+                        self.record_start = Some(self.offset);
+                    }
+                }
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.record_start = None;
+                    }
+                }
+                b',' if self.depth == 1 => self.record_start = None,
+                _ => {}
+            }
+        }
+        self.offset += 1;
+        match self.record_start {
+            Some(start) if self.offset - start > MAX_RECORD_BYTES => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the record starting at byte {start} is longer than {MAX_RECORD_BYTES} bytes \
+                     (a valid one takes under 100)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            self.step(byte)?;
+        }
+        Ok(n)
+    }
+}
+
 /// Parses `input` on a blocking thread and sends batches of valid users and each rejection.
 fn spawn_parser(
     input: impl Read + Send + 'static,
@@ -163,7 +250,7 @@ fn spawn_parser(
                 count: bytes_read,
             },
         );
-        let mut deserializer = serde_json::Deserializer::from_reader(reader);
+        let mut deserializer = serde_json::Deserializer::from_reader(Bounded::new(reader));
         let mut batch = Vec::with_capacity(batch_size);
         // Returns false once the writer has gone away, which stops the parse.
         let mut emit = |outcome: Result<User, Rejection>| match outcome {
@@ -374,6 +461,44 @@ mod tests {
         for (name, record, expected) in cases {
             let reason = check(name, record.clone()).expect_err(&format!("{name} {record}"));
             assert!(reason.contains(expected), "{name} {record}: {reason}");
+        }
+    }
+
+    fn read_bounded(input: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Bounded::new(input).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn bounded_passes_any_number_of_records_of_allowed_size() {
+        let limit = usize::try_from(MAX_RECORD_BYTES).unwrap();
+        // Quotes, braces and commas inside strings are not structure.
+        let tricky = r#""a\"b{[,": {"dateOfBirth": "1990-05-01", "x": ["}", {"y": "\\"}]}"#;
+        let padding = format!(r#""pad": {{"x": "{}"}}"#, "p".repeat(limit - 20));
+        let records = [tricky.to_owned(), padding.clone(), padding];
+        let input = format!("{{{}}}", records.join(", "));
+        assert!(input.len() > 2 * limit);
+        assert_eq!(read_bounded(input.as_bytes()).unwrap(), input.as_bytes());
+    }
+
+    #[test]
+    fn bounded_stops_at_a_record_longer_than_the_limit() {
+        let limit = usize::try_from(MAX_RECORD_BYTES).unwrap();
+        for input in [
+            format!(r#"{{"ok": {{}}, "{}": {{}}}}"#, "n".repeat(limit)),
+            format!(
+                r#"{{"ok": {{}}, "v": {{"x": [{}]}}}}"#,
+                "1,".repeat(limit / 2)
+            ),
+        ] {
+            let error = read_bounded(input.as_bytes()).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("starting at byte 11 is longer than"),
+                "{error}"
+            );
         }
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Connection flood against the release binary: 1 000 silent and 200 slow-header connections held open while
-# normal traffic runs; fails unless every one of them is closed within the header-read timeout + 2 s, no
-# normal request fails and the service's peak RSS stays under 128 MiB (scripts/harness/flood.py,
+# Connection flood against the release binary: 1 000 silent, 200 slow-header, 200 slow-upload and 200
+# non-reading connections held open while normal traffic runs and health checks are probed; fails unless every
+# one of them is closed within its timer + 2 s, no normal request or health check fails and the service's
+# peak RSS stays under 128 MiB (scripts/harness/flood.py,
 # docs/rollout.md). Wall time about 25 s after the release builds (shared with the rollout check). Arguments
 # go to the flood, e.g. `--silent 5000`.
 set -euo pipefail

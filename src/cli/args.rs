@@ -147,14 +147,22 @@ pub struct ServeArgs {
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
+    /// How long a client may go without accepting any of the bytes of our answers (it stopped
+    /// reading); the connection is then closed. A connection closing with no request left
+    /// gets this long to deliver what remains.
+    #[arg(long, env = "SEND_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub send_timeout: Duration,
+
     /// Most connections open at once, and the depth of the listen backlog. At the cap, new
     /// connections wait in that backlog while those already open keep being served. Each takes a file descriptor: keep it well
     /// below `ulimit -n` (the store and the AWS SDK need some too).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Most requests handled at once. Beyond it a request waits for a slot at most
-    /// `--queue-timeout`, then gets a fast 503 instead of queueing towards its timeout.
+    /// Most API requests handled at once, counted once their body is in. Beyond it a request
+    /// waits for a slot at most `--queue-timeout`, then gets a fast 503 instead of queueing
+    /// towards its timeout. One HTTP/2 connection may carry a quarter of it at once. The
+    /// operations endpoints are never counted.
     #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
 
@@ -199,6 +207,7 @@ impl ServeArgs {
             timeouts: Timeouts {
                 idle: self.idle_timeout,
                 header_read: self.header_read_timeout,
+                send: self.send_timeout,
             },
         }
     }

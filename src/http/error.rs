@@ -13,6 +13,13 @@ use crate::store::StoreError;
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
 
+/// nginx's "client closed request": the client went away before the answer. Never sent (there
+/// is no one to send it to); it is what logs and metrics record for such a request.
+pub const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => panic!("499 is a valid status code"),
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -38,6 +45,10 @@ pub enum ApiError {
     TimedOut,
     #[error("the request was not received in time")]
     ClientTooSlow,
+    /// The client closed or reset its request before sending all of it. Nobody reads this
+    /// answer; its status, nginx's 499 "client closed request", is for logs and metrics.
+    #[error("the client closed the request")]
+    ClientClosedRequest,
     #[error("internal error")]
     Internal(#[source] StoreError),
 }
@@ -58,6 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
             Self::ClientTooSlow => StatusCode::REQUEST_TIMEOUT,
+            Self::ClientClosedRequest => CLIENT_CLOSED_REQUEST,
             Self::NotReady(_) | Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -70,26 +70,38 @@ impl Default for Limits {
     }
 }
 
-/// Every route, listed once with its OpenAPI operation: the router and the document are both
-/// made from this.
-fn routes() -> OpenApiRouter<Arc<RouterState>> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(hello::put_user, hello::get_user))
+/// The public API, each route listed once with its OpenAPI operation.
+fn api_routes() -> OpenApiRouter<Arc<RouterState>> {
+    OpenApiRouter::new().routes(routes!(hello::put_user, hello::get_user))
+}
+
+/// The endpoints of the people and machines that run the service.
+fn operations_routes() -> OpenApiRouter<Arc<RouterState>> {
+    OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
 }
 
+/// Every route: the router and the document are both made from the two lists above.
+fn routes(api: OpenApiRouter<Arc<RouterState>>) -> OpenApiRouter<Arc<RouterState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api)
+        .merge(operations_routes())
+}
+
 /// The OpenAPI document of every route, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    routes(api_routes()).split_for_parts().1
 }
 
 pub fn router(app: AppState, limits: Limits) -> Router {
-    let (routes, openapi) = routes().split_for_parts();
-    let observe = ObserveLayer::new(&app.metrics);
     let shed = app.metrics.counter("http_requests_shed_total", &[]);
+    // Admission applies to the API only: probes and scrapes must answer however busy it is.
+    let api = api_routes().route_layer(AdmissionLayer::new(limits, shed));
+    let (routes, openapi) = routes(api).split_for_parts();
+    let observe = ObserveLayer::new(&app.metrics);
     routes
         // One composed layer, outermost first: `Router::layer` boxes each layer it is given
         // around every route, and cloning that box per request was measurable.
@@ -97,7 +109,6 @@ pub fn router(app: AppState, limits: Limits) -> Router {
             ServiceBuilder::new()
                 .layer(observe)
                 .layer(CatchPanicLayer::new())
-                .layer(AdmissionLayer::new(limits, shed))
                 .layer(DefaultBodyLimit::max(limits.body_limit)),
         )
         .with_state(Arc::new(RouterState { app, openapi }))

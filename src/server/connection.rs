@@ -11,7 +11,14 @@
 //! - **idle**: with no request in flight, how long the connection may stay open; past it the
 //!   connection is shut down gracefully (HTTP/1 closes, HTTP/2 sends GOAWAY).
 //!
-//! While a request is in flight neither applies: the router's request timeout bounds it.
+//! - **send**: how long the client may go without accepting any of the bytes we are trying to
+//!   write (a client that stopped reading: its receive window and our socket buffer are full);
+//!   past it the connection is dropped. Once the connection is closing and no request is left
+//!   in flight, only our bytes remain to be delivered, so it gets this long to end as well: an
+//!   HTTP/2 client that stops granting flow-control window cannot hold it open either.
+//!
+//! While a request is in flight neither header read nor idle applies: the router's request
+//! timeout bounds it. The send timer applies always.
 
 use std::io;
 use std::pin::{Pin, pin};
@@ -28,7 +35,7 @@ use metrics::{Counter, Gauge};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::telemetry::Metrics;
@@ -39,6 +46,7 @@ use crate::time::AtomicInstant;
 pub struct Timeouts {
     pub idle: Duration,
     pub header_read: Duration,
+    pub send: Duration,
 }
 
 /// The flags' defaults (`serve --help`; a test in `cli::args` holds the two together).
@@ -47,6 +55,7 @@ impl Default for Timeouts {
         Self {
             idle: Duration::from_secs(75),
             header_read: Duration::from_secs(5),
+            send: Duration::from_secs(10),
         }
     }
 }
@@ -65,6 +74,12 @@ struct Activity {
     /// When the connection last became free of requests; none before the first one
     /// (or, for HTTP/2, before its preface is complete).
     idle_since: AtomicInstant,
+    /// Since when a write has been waiting for the client to take bytes; none while writes
+    /// go through.
+    write_blocked_since: AtomicInstant,
+    /// Wakes the connection's timer when a write starts waiting: the deadline it sleeps
+    /// towards (the idle timeout, say) may be later than the send timeout's.
+    write_blocked: Notify,
     http2: AtomicBool,
 }
 
@@ -75,6 +90,8 @@ enum Deadline {
     HeaderRead(Instant),
     /// No request for the idle timeout: shut it down gracefully.
     Idle(Instant),
+    /// The client has not taken our bytes for the send timeout: drop it.
+    Send(Instant),
     /// Requests are in flight; look again then.
     Recheck(Instant),
 }
@@ -82,7 +99,7 @@ enum Deadline {
 impl Deadline {
     fn at(self) -> Instant {
         match self {
-            Self::HeaderRead(at) | Self::Idle(at) | Self::Recheck(at) => at,
+            Self::HeaderRead(at) | Self::Idle(at) | Self::Send(at) | Self::Recheck(at) => at,
         }
     }
 }
@@ -94,6 +111,8 @@ impl Activity {
             requests_in_flight: AtomicU32::new(0),
             head_started: AtomicInstant::none_since(accepted.into_std()),
             idle_since: AtomicInstant::none_since(accepted.into_std()),
+            write_blocked_since: AtomicInstant::none_since(accepted.into_std()),
+            write_blocked: Notify::new(),
             http2: AtomicBool::new(false),
         }
     }
@@ -126,7 +145,40 @@ impl Activity {
         }
     }
 
-    fn deadline(&self, timeouts: Timeouts) -> Deadline {
+    /// A write made progress (`true`) or has to wait for the client (`false`).
+    fn wrote(&self, progressed: bool) {
+        if progressed {
+            self.write_blocked_since.clear();
+        } else if self.write_blocked_since.get().is_none() {
+            self.write_blocked_since.set(now());
+            self.write_blocked.notify_one();
+        }
+    }
+
+    /// The next deadline; `closing_since` is when a graceful shutdown of ours began.
+    fn deadline(&self, timeouts: Timeouts, closing_since: Option<Instant>) -> Deadline {
+        let regular = match closing_since {
+            None => self.request_deadline(timeouts),
+            Some(_) if self.requests_in_flight.load(Ordering::Relaxed) > 0 => {
+                Deadline::Recheck(Instant::now() + timeouts.send)
+            }
+            Some(since) => {
+                let idle_since = self
+                    .idle_since
+                    .get()
+                    .map_or(since, |idle| since.max(Instant::from_std(idle)));
+                Deadline::Send(idle_since + timeouts.send)
+            }
+        };
+        match self.write_blocked_since.get() {
+            Some(blocked) if Instant::from_std(blocked) + timeouts.send < regular.at() => {
+                Deadline::Send(Instant::from_std(blocked) + timeouts.send)
+            }
+            _ => regular,
+        }
+    }
+
+    fn request_deadline(&self, timeouts: Timeouts) -> Deadline {
         if self.requests_in_flight.load(Ordering::Relaxed) > 0 {
             let soonest = timeouts.idle.min(timeouts.header_read);
             return Deadline::Recheck(Instant::now() + soonest);
@@ -199,7 +251,10 @@ impl AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().stream.poll_write(cx, buf)
+        let this = self.project();
+        let polled = this.stream.poll_write(cx, buf);
+        this.activity.wrote(polled.is_ready());
+        polled
     }
 
     fn poll_write_vectored(
@@ -207,7 +262,10 @@ impl AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().stream.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let polled = this.stream.poll_write_vectored(cx, bufs);
+        this.activity.wrote(polled.is_ready());
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -301,6 +359,8 @@ enum Ending {
     Closed,
     IdleTimeout,
     HeaderReadTimeout,
+    /// The client did not take our bytes in time (it stopped reading).
+    SendTimeout,
     /// hyper answered 431: the request's headers exceeded the limit.
     HeadersTooLarge,
     /// hyper answered 400 (HTTP/1) or reset the connection (HTTP/2): not valid HTTP.
@@ -310,10 +370,11 @@ enum Ending {
 }
 
 impl Ending {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Closed,
         Self::IdleTimeout,
         Self::HeaderReadTimeout,
+        Self::SendTimeout,
         Self::HeadersTooLarge,
         Self::Malformed,
         Self::Error,
@@ -324,6 +385,7 @@ impl Ending {
             Self::Closed => "closed",
             Self::IdleTimeout => "idle_timeout",
             Self::HeaderReadTimeout => "header_read_timeout",
+            Self::SendTimeout => "send_timeout",
             Self::HeadersTooLarge => "headers_too_large",
             Self::Malformed => "malformed",
             Self::Error => "error",
@@ -374,23 +436,29 @@ pub async fn serve<S, B>(
         activity: activity.clone(),
     };
     let mut connection = pin!(http.serve_connection(io, service));
-    let mut closing = None;
+    // Why and since when we are closing it gracefully.
+    let mut closing: Option<(Ending, Instant)> = None;
     let ending = loop {
-        let deadline = activity.deadline(timeouts);
+        let closing_since = closing.map(|(_, since)| since);
+        let deadline = activity.deadline(timeouts, closing_since);
         tokio::select! {
-            result = connection.as_mut() => break closing.unwrap_or(Ending::of(result)),
+            result = connection.as_mut() => {
+                break closing.map_or_else(|| Ending::of(result), |(ending, _)| ending)
+            }
             _ = stop.wait_for(|stop| *stop), if closing.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = Some(Ending::Closed);
+                closing = Some((Ending::Closed, Instant::now()));
             }
-            () = tokio::time::sleep_until(deadline.at()), if closing.is_none() => {
-                // Reads and requests since the timer was set may have moved the deadline.
-                match activity.deadline(timeouts) {
+            () = activity.write_blocked.notified() => {}
+            () = tokio::time::sleep_until(deadline.at()) => {
+                // Reads, writes and requests since the timer was set may have moved it.
+                match activity.deadline(timeouts, closing_since) {
                     later if later.at() > Instant::now() => {}
+                    Deadline::Send(_) => break Ending::SendTimeout,
                     Deadline::HeaderRead(_) => break Ending::HeaderReadTimeout,
                     Deadline::Idle(_) => {
                         connection.as_mut().graceful_shutdown();
-                        closing = Some(Ending::IdleTimeout);
+                        closing = Some((Ending::IdleTimeout, Instant::now()));
                     }
                     Deadline::Recheck(_) => {}
                 }
@@ -419,7 +487,7 @@ mod tests {
     async fn a_silent_connection_gets_the_header_read_timeout_from_accept() {
         let activity = Activity::new(Instant::now());
         assert_eq!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::HeaderRead(activity.accepted + timeouts().header_read)
         );
     }
@@ -433,7 +501,7 @@ mod tests {
         wait(1).await;
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::HeaderRead(first_byte + timeouts().header_read)
         );
     }
@@ -444,21 +512,21 @@ mod tests {
         activity.bytes_arrived();
         activity.request_started();
         assert!(matches!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::Recheck(_)
         ));
         wait(3).await;
         let finished = Instant::now();
         activity.request_finished();
         assert_eq!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::Idle(finished + timeouts().idle)
         );
         wait(60).await;
         let next_request = Instant::now();
         activity.bytes_arrived();
         assert_eq!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::HeaderRead(next_request + timeouts().header_read)
         );
     }
@@ -471,14 +539,55 @@ mod tests {
         WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[..10]);
         assert_eq!(matched, Some(10));
         assert!(matches!(
-            activity.deadline(timeouts()),
+            activity.deadline(timeouts(), None),
             Deadline::HeaderRead(_)
         ));
         WatchedStream::sniff(&mut matched, &activity, &HTTP2_PREFACE[10..]);
         assert_eq!(matched, None);
         // Pings and settings between streams do not count as a request's head.
         activity.bytes_arrived();
-        assert!(matches!(activity.deadline(timeouts()), Deadline::Idle(_)));
+        assert!(matches!(
+            activity.deadline(timeouts(), None),
+            Deadline::Idle(_)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_client_does_not_take_gets_the_send_timeout_whatever_else_runs() {
+        let activity = Activity::new(Instant::now());
+        activity.request_started();
+        wait(1).await;
+        let blocked = Instant::now();
+        activity.wrote(false);
+        wait(8).await;
+        activity.wrote(false);
+        assert_eq!(
+            activity.deadline(timeouts(), None),
+            Deadline::Send(blocked + timeouts().send)
+        );
+        activity.wrote(true);
+        assert!(matches!(
+            activity.deadline(timeouts(), None),
+            Deadline::Recheck(_)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closing_connection_with_no_request_left_gets_the_send_timeout_to_end() {
+        let activity = Activity::new(Instant::now());
+        activity.request_started();
+        let closing = Instant::now();
+        assert!(matches!(
+            activity.deadline(timeouts(), Some(closing)),
+            Deadline::Recheck(_)
+        ));
+        wait(2).await;
+        let finished = Instant::now();
+        activity.request_finished();
+        assert_eq!(
+            activity.deadline(timeouts(), Some(closing)),
+            Deadline::Send(finished + timeouts().send)
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! - [`router`]: the router in-process with `oneshot`, every status of the API contract;
 //! - [`store_conformance`]: what every store backend must do, run against each;
 //! - [`binary`]: the real binary, started per test on port 0 with a fresh database;
+//! - [`resilience`]: the real binary against hostile clients, full disks and moved files;
 //! - [`import_export`]: the `import` and `export` subcommands against each backend;
 //! - [`contract`]: the values the infrastructure relies on are the ones the service uses;
 //! - [`postgres`]: what only PostgreSQL has (schema and roles, passwords, TLS, outages, hosts).
@@ -17,5 +18,6 @@ mod binary;
 mod contract;
 mod import_export;
 mod postgres;
+mod resilience;
 mod router;
 mod store_conformance;

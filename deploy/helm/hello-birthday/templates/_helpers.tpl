@@ -120,6 +120,8 @@ them.
   value: {{ include "hello-birthday.duration" (include "hello-birthday.idleTimeoutSeconds" .) | quote }}
 - name: HEADER_READ_TIMEOUT
   value: {{ include "hello-birthday.duration" $serve.headerReadTimeoutSeconds | quote }}
+- name: SEND_TIMEOUT
+  value: {{ include "hello-birthday.duration" $serve.sendTimeoutSeconds | quote }}
 - name: MAX_CONNECTIONS
   value: {{ $serve.maxConnections | quote }}
 - name: MAX_IN_FLIGHT

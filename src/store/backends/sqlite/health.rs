@@ -2,14 +2,17 @@
 //!
 //! - The writer thread records when it took up a group of writes and how the last commit went.
 //!   A group held longer than [`STUCK_AFTER`] means the writer is stuck (a hung disk, a lock
-//!   another process never releases); a failed last commit means writes are failing. When
-//!   nothing has been written for a while, a readiness check asks the writer for an empty
-//!   commit (take the write lock, write nothing, no fsync) so the state never goes stale.
+//!   another process never releases); a failed last commit means writes are failing, and
+//!   readiness fails until a commit succeeds again. When nothing has been written for a
+//!   while, a readiness check asks the writer for a probe commit, a real page write with its
+//!   fsync, so the state never goes stale and a full disk is never declared healthy by a
+//!   commit that wrote nothing.
 //! - A writer thread that has exited while the store is open cannot come back: the process
 //!   must be replaced (liveness fails).
-//! - A watcher thread compares the database path's device and inode with the file that was
-//!   opened, every [`WATCH_INTERVAL`]. A file replaced or deleted under a running process
-//!   leaves it reading and writing a file nobody else sees.
+//! - A watcher thread compares the device and inode that the configured database path names
+//!   now (through any symlink) with the file that was opened, every [`WATCH_INTERVAL`]. A file
+//!   replaced, deleted or renamed under a running process, or a symlink switched to another
+//!   file, leaves it reading and writing a file nobody else sees.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -177,8 +180,9 @@ fn still_the_same(path: &Path, opened: (u64, u64)) -> bool {
             tracing::error!(
                 database = %path.display(),
                 now,
-                "the SQLite database file was replaced or deleted while in use: \
-                 writes are refused and readiness fails; restart the process"
+                "the SQLite database path no longer names the open file (replaced, deleted, \
+                 renamed, or a symlink switched): writes are refused and readiness fails; \
+                 restart the process"
             );
             false
         }

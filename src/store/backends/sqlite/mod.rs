@@ -95,14 +95,15 @@ impl SqliteStore {
         };
         let mut writer = open_connection(path, create)
             .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-        // SQLite follows symlinks for its own -wal and -shm files; the file watch must look at
-        // that same real file.
+        // The configured path is what operators and other processes use: the watch follows it
+        // (through any symlink) so that a switched link counts as a replaced file.
+        let file = Arc::new(FileWatch::start(path)?);
+        // SQLite follows symlinks for its own -wal and -shm files; the readers open that same
+        // real file.
         let path = std::fs::canonicalize(path)
             .with_context(|| format!("cannot resolve the path {}", path.display()))?;
         schema::prepare(&mut writer)
             .with_context(|| format!("cannot set up {}", path.display()))?;
-
-        let file = Arc::new(FileWatch::start(&path)?);
 
         let writer_health = Arc::new(WriterHealth::new());
         let (jobs, queue) = mpsc::channel(WRITE_QUEUE_DEPTH);
@@ -127,8 +128,8 @@ impl SqliteStore {
         })
     }
 
-    /// Asks the writer to take the write lock and commit nothing, so its health is known
-    /// even when no one writes. Never waits: a full queue means commits are under way.
+    /// Asks the writer for a probe commit (see [`commit`]), so its health is known even when
+    /// no one writes. Never waits: a full queue means commits are under way.
     fn probe_writer(&self) {
         if let Some(jobs) = lock(&self.writer).as_ref() {
             let (reply, _) = oneshot::channel();
@@ -507,12 +508,26 @@ fn encode(user: &User) -> (String, String) {
     )
 }
 
-/// Busy or locked means another process holds the file: worth a retry. Anything else is a fault.
+/// Failures that may pass are worth a retry: another process holds the file (busy, locked),
+/// or the file or its disk cannot take the write now (full, an I/O error, a read-only or
+/// vanished file system, a file that cannot be opened). The rest, a corrupt file or a query
+/// of ours that is wrong, is a fault.
 fn classify(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    let busy = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+    let temporary = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
         .filter_map(|e| e.downcast_ref::<rusqlite::Error>())
-        .any(is_busy);
-    if busy {
+        .any(|e| {
+            is_busy(e)
+                || matches!(
+                    e.sqlite_error_code(),
+                    Some(
+                        ErrorCode::DiskFull
+                            | ErrorCode::SystemIoFailure
+                            | ErrorCode::ReadOnly
+                            | ErrorCode::CannotOpen
+                    )
+                )
+        });
+    if temporary {
         StoreError::unavailable(error)
     } else {
         StoreError::failed(error)
@@ -563,10 +578,18 @@ fn run_writer(
     }
 }
 
+/// Commits the group's rows in one transaction. A group with no rows is a health probe, and
+/// it too writes: it rewrites the schema version with the value it holds, one page through
+/// the WAL and its fsync, changing nothing. An empty commit would touch no file, and so would
+/// succeed on a full disk and declare writes healthy while every real one fails.
 fn commit(connection: &mut Connection, group: &[WriteJob]) -> rusqlite::Result<()> {
     let updated_at = updated_at_now();
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
+    if group.iter().all(|job| job.rows.is_empty()) {
+        let version: i64 =
+            transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        transaction.pragma_update(None, "user_version", version)?;
+    } else {
         let mut upsert = transaction.prepare_cached(UPSERT)?;
         for (username, date_of_birth) in group.iter().flat_map(|job| &job.rows) {
             upsert.execute(params![username, date_of_birth, updated_at])?;
