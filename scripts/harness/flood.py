@@ -5,7 +5,8 @@
   slow-upload  --uploads PUTs that send their headers and one byte of a 28-byte body, never finishing
   non-reading  --nonreading connections (1 KiB receive buffer) that pipeline GET /openapi.json and never read
 
-Each must be closed by the service within its bound from the connect: HEADER_READ_TIMEOUT + --slack seconds for
+Each must be closed by the service within its bound from its first byte (from the connect for silent ones, which
+send none): HEADER_READ_TIMEOUT + --slack seconds for
 silent and slow-header ones, REQUEST_TIMEOUT + --slack for slow uploads (a 408, then the close), SEND_TIMEOUT +
 --slack for non-reading ones (their close is seen in the kernel's TCP state, since they read nothing). Meanwhile
 the Rust load generator (rollout_load) keeps sending normal requests on its own keep-alive connections, which
@@ -46,25 +47,30 @@ SMALL_RECEIVE_BUFFER = 1024
 TCP_CLOSED_STATES = {7, 8}  # TCP_CLOSE, TCP_CLOSE_WAIT
 
 
-async def send_nothing(_writer: asyncio.StreamWriter) -> None:
+async def send_nothing(_writer: asyncio.StreamWriter, sent: asyncio.Future[float | None]) -> None:
+    sent.set_result(None)
     await asyncio.Event().wait()
 
 
-async def send_headers_slowly(writer: asyncio.StreamWriter) -> None:
+async def send_headers_slowly(writer: asyncio.StreamWriter, sent: asyncio.Future[float | None]) -> None:
     for byte in SLOW_REQUEST:
         writer.write(bytes([byte]))
+        if not sent.done():
+            sent.set_result(time.monotonic())
         await writer.drain()
         await asyncio.sleep(1)
 
 
-async def upload_slowly(writer: asyncio.StreamWriter) -> None:
+async def upload_slowly(writer: asyncio.StreamWriter, sent: asyncio.Future[float | None]) -> None:
     writer.write(SLOW_UPLOAD)
+    sent.set_result(time.monotonic())
     await writer.drain()
     await asyncio.Event().wait()
 
 
-async def send_requests_only(writer: asyncio.StreamWriter) -> None:
+async def send_requests_only(writer: asyncio.StreamWriter, sent: asyncio.Future[float | None]) -> None:
     writer.write(PIPELINED)
+    sent.set_result(time.monotonic())
     await writer.drain()  # never returns once the service stops reading
     await asyncio.Event().wait()
 
@@ -89,8 +95,10 @@ class Hostile:
     name: str
     help: str
     default: int
-    behave: Callable[[asyncio.StreamWriter], Awaitable[None]]
-    # Seconds from the connect within which the service must have closed the connection.
+    # What the client sends, until cancelled; it sets the future to the moment its first byte was written (None if
+    # it sends nothing, which counts from the connect).
+    behave: Callable[[asyncio.StreamWriter, asyncio.Future[float | None]], Awaitable[None]]
+    # Seconds from the first byte within which the service must have closed the connection.
     bound: Callable[[argparse.Namespace], float]
     # Returns once the service has closed the connection.
     closed: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]] = read_until_closed
@@ -149,11 +157,18 @@ async def connect(port: int, kind: Hostile) -> tuple[asyncio.StreamReader, async
 
 
 async def hostile(port: int, kind: Hostile, deadline: float) -> float | None:
-    """Seconds from the connect until the service closed the connection, or None if it did not by DEADLINE."""
+    """Seconds from the first byte until the service closed the connection, or None if it did not by DEADLINE.
+
+    The clock starts when the client has written, not at the connect: with over a thousand clients in one event
+    loop, a client's first write can run a second after its connect, and that delay is the harness's, not the
+    service's."""
     reader, writer = await connect(port, kind)
-    started = time.monotonic()
-    behaviour = asyncio.ensure_future(kind.behave(writer))
+    connected = time.monotonic()
+    sent: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+    behaviour = asyncio.ensure_future(kind.behave(writer, sent))
+    started = connected
     try:
+        started = await asyncio.wait_for(sent, deadline - time.monotonic()) or connected
         await asyncio.wait_for(kind.closed(reader, writer), deadline - time.monotonic())
         return time.monotonic() - started
     except ConnectionError:
