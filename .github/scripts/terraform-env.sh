@@ -30,6 +30,11 @@ terraform -chdir="$dir" init -input=false -no-color \
 : "${TF_VAR_regional_state:=$(jq -nc --arg bucket "$STATE_BUCKET" --arg region "$STATE_REGION" '{bucket: $bucket, region: $region}')}"
 : "${TF_VAR_alarms:=$(jq -nc --argjson emails "${TF_VAR_alarm_emails:-[]}" '{emails: $emails}')}"
 export TF_VAR_ci TF_VAR_regional_state TF_VAR_alarms TF_VAR_github_repository="${TF_VAR_github_repository:-$GITHUB_REPOSITORY}"
+# Optional objects from optional repository variables: an unset one reads as "", which is no object, so it is left
+# to the input's null default.
+for optional in TF_VAR_cross_cloud TF_VAR_readiness_host; do
+  [ -n "${!optional:-}" ] || unset "$optional"
+done
 
 # Terraform shapes the task definition but the deploy workflow chooses the image. Give Terraform the digest that
 # runs now, so a revision it registers never carries an older image than production has.

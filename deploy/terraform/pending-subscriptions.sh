@@ -6,8 +6,8 @@
 #
 #   deploy/terraform/pending-subscriptions.sh [REGION...]
 #
-# Regions: by default AWS_REGION (staging's), every production region of deploy/regions.json, and us-west-2 (the
-# entry point's topic). Prints one line per problem (REGION TOPIC ENDPOINT pending confirmation, or REGION TOPIC
+# Regions: by default AWS_REGION (staging's), every production region of deploy/regions.json, us-west-2 (the
+# entry point's topic) and us-east-1 (the cross-cloud entry point's, when the global root has one). Prints one line per problem (REGION TOPIC ENDPOINT pending confirmation, or REGION TOPIC
 # no confirmed subscriber). Exit 0: every topic has a confirmed subscriber and none is pending; 1: something to
 # confirm; 2: usage or AWS error. Needs aws and jq, with sns:ListTopics and sns:ListSubscriptionsByTopic.
 set -euo pipefail
@@ -20,6 +20,7 @@ else
     [ -z "${AWS_REGION:-}" ] || echo "$AWS_REGION"
     jq -r '.production[].region' "$(dirname "$0")/../regions.json"
     echo us-west-2
+    echo us-east-1
   } | awk '!seen[$0]++')
 fi
 

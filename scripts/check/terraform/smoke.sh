@@ -123,7 +123,7 @@ pipeline() {
     --value "TF_STATE_BUCKET=$(sed -n 's/^bucket_name *= *"\(.*\)"/\1/p' "$SMOKE_INPUTS/bootstrap.tfvars")" \
     --value "TF_STATE_KMS_KEY_ARN=$(sed -n 's/^ *kms_key_arn *= *"\(.*\)"/\1/p' "$SMOKE_INPUTS/smoke.tfvars")" \
     --value "CERTIFICATE_ARN_STAGING=$cert_arn" --value "CERTIFICATE_ARN_PRODUCTION_<REGION>=$cert_arn" \
-    --value "ECR_REPOSITORY_ARN_STAGING=$staging_repository_arn" "$@"
+    --value "ECR_REPOSITORY_ARN_STAGING=$staging_repository_arn" --value CROSS_CLOUD= --value READINESS_HOST= "$@"
 }
 roots=(bootstrap environments/staging environments/production/region environments/production/global)
 for dir in "${roots[@]}"; do mv "$smoke_tf/$dir/terraform.tfvars" "$smoke_tf/$dir/smoke.tfvars.aside"; done

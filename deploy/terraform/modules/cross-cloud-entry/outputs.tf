@@ -7,3 +7,11 @@ output "primary" {
   description = "The side answered while it is healthy: the writer."
   value       = var.writer
 }
+
+output "records" {
+  description = "What each side's record answers for the service's name: its failover role (PRIMARY or SECONDARY) and its answers (the accelerator's DNS name, aliased; the standby's addresses)."
+  value = {
+    aws     = { failover = aws_route53_record.aws.failover_routing_policy[0].type, answers = tolist([aws_route53_record.aws.alias[0].name]) }
+    standby = { failover = aws_route53_record.standby.failover_routing_policy[0].type, answers = sort(aws_route53_record.standby.records) }
+  }
+}

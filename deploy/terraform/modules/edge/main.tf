@@ -2,6 +2,13 @@ data "aws_caller_identity" "current" {}
 data "aws_elb_service_account" "current" {}
 data "aws_region" "current" {}
 
+locals {
+  # Readiness rules take priorities from 10 on, ahead of the public rule (100): target.readiness_host allows 40 ranges,
+  # so at most 20 rules (10-29).
+  readiness_first_priority = 10
+  readiness_cidr_groups    = var.target.readiness_host == null ? [] : chunklist(var.target.readiness_host.source_cidrs, 2)
+}
+
 # --- Security group: the only one in the stack that accepts traffic from the internet, and only on 80/443. ---
 
 resource "aws_security_group" "alb" {
@@ -212,6 +219,42 @@ resource "aws_lb_listener_rule" "service" {
   condition {
     path_pattern {
       values = var.target.public_path_patterns
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.service.arn
+  }
+}
+
+# The readiness path on the health host, for Route 53's health checkers only (the cross-cloud entry point checks this
+# region through it), ahead of the public rule; every other request on that host is routed like any host's. An ALB
+# rule holds at most 5 condition values: host, path and method take 3, so the checkers' ranges go 2 to a rule.
+resource "aws_lb_listener_rule" "readiness" {
+  for_each = { for i, cidrs in local.readiness_cidr_groups : tostring(i) => cidrs }
+
+  listener_arn = aws_lb_listener.https.arn
+  priority     = local.readiness_first_priority + tonumber(each.key)
+
+  condition {
+    host_header {
+      values = [var.target.readiness_host.host]
+    }
+  }
+  condition {
+    path_pattern {
+      values = [var.target.health_check_path]
+    }
+  }
+  condition {
+    http_request_method {
+      values = ["GET"]
+    }
+  }
+  condition {
+    source_ip {
+      values = each.value
     }
   }
 

@@ -65,6 +65,11 @@ output "forwarded_path_patterns" {
   value       = flatten([for c in aws_lb_listener_rule.service.condition : c.path_pattern[0].values])
 }
 
+output "readiness_source_cidrs" {
+  description = "Address ranges whose GET of the readiness path on the readiness host is forwarded (Route 53's health checkers); empty without readiness_host."
+  value       = flatten([for rule in aws_lb_listener_rule.readiness : [for c in rule.condition : c.source_ip[0].values if length(c.source_ip) > 0]])
+}
+
 output "deletion_protection" {
   description = "Whether the ALB is protected from deletion."
   value       = aws_lb.this.enable_deletion_protection

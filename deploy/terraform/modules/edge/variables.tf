@@ -54,6 +54,9 @@ variable "target" {
     public_path_patterns: the only paths forwarded; everything else, /metrics included, gets a fixed 404 at the ALB.
     deregistration_delay: seconds the ALB keeps draining a deregistered target, longer than the slowest request and
     much shorter than the 300 s default.
+    readiness_host: optional; GET health_check_path on host is forwarded too, but only from source_cidrs (Route 53's
+    health checkers: ip-ranges.json, service ROUTE53_HEALTHCHECKS), for the cross-cloud entry point's health check
+    (docs/multi-cloud.md). The certificate must cover host. Null: no such rule.
   EOT
   type = object({
     port                 = number
@@ -61,6 +64,7 @@ variable "target" {
     health_check         = object({ interval_seconds = number, timeout_seconds = number, healthy_threshold = number, unhealthy_threshold = number })
     public_path_patterns = list(string)
     deregistration_delay = optional(number, 15)
+    readiness_host       = optional(object({ host = string, source_cidrs = list(string) }))
   })
 
   validation {
@@ -78,6 +82,17 @@ variable "target" {
   validation {
     condition     = var.target.deregistration_delay >= 5 && var.target.deregistration_delay <= 60
     error_message = "target.deregistration_delay must be between 5 and 60 seconds."
+  }
+  validation {
+    condition     = var.target.readiness_host == null ? true : can(regex("^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$", var.target.readiness_host.host))
+    error_message = "target.readiness_host.host must be a fully qualified lowercase host name such as health-aws.example.com."
+  }
+  validation {
+    condition = var.target.readiness_host == null ? true : (
+      length(var.target.readiness_host.source_cidrs) >= 1 && length(var.target.readiness_host.source_cidrs) <= 40
+      && alltrue([for c in var.target.readiness_host.source_cidrs : can(cidrhost(c, 0)) && try(tonumber(split("/", c)[1]) >= 8, false)])
+    )
+    error_message = "target.readiness_host.source_cidrs must list 1 to 40 address ranges (CIDR, prefix /8 or longer): Route 53's health checker ranges, not the internet."
   }
 }
 

@@ -91,6 +91,7 @@ module "edge" {
     health_check_path    = local.contract.readiness_path
     health_check         = local.contract.load_balancer_health_check
     public_path_patterns = [local.contract.public_path_pattern]
+    readiness_host       = var.load_balancer.readiness_host
   }
   access_logs = { force_destroy = var.protection.force_destroy }
   waf = {

@@ -73,6 +73,11 @@ output "alb_zone_id" {
   value       = module.edge.alb_zone_id
 }
 
+output "readiness_source_cidrs" {
+  description = "Address ranges whose GET of the readiness path on load_balancer.readiness_host the ALB forwards (Route 53's health checkers); empty without it."
+  value       = module.edge.readiness_source_cidrs
+}
+
 output "table_name" {
   description = "DynamoDB table of the service (in a multi-region environment, its replica in this region)."
   value       = local.name

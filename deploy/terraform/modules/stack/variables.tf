@@ -74,10 +74,11 @@ variable "network" {
 }
 
 variable "load_balancer" {
-  description = "The ALB: certificate_arn, the ACM certificate of its HTTPS listener (same region as the stack); waf_rate_limit, requests per 5 minutes per client IP before its WAF blocks the client."
+  description = "The ALB: certificate_arn, the ACM certificate of its HTTPS listener (same region as the stack); waf_rate_limit, requests per 5 minutes per client IP before its WAF blocks the client; readiness_host (optional), the health host on which the readiness path is forwarded to Route 53's health checker ranges only (modules/edge, target.readiness_host)."
   type = object({
     certificate_arn = string
     waf_rate_limit  = optional(number, 1000)
+    readiness_host  = optional(object({ host = string, source_cidrs = list(string) }))
   })
 }
 

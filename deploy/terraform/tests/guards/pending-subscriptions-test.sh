@@ -3,7 +3,7 @@
 # confirmed, so it cannot show one pending. Topics in two regions: an address still PendingConfirmation is listed, a
 # topic whose only subscription is pending is listed as having no confirmed subscriber, another project's topic is
 # ignored, and with every subscription confirmed the script passes. Without arguments it reads the production regions
-# of deploy/regions.json plus AWS_REGION and us-west-2. Wall time: under a second.
+# of deploy/regions.json plus AWS_REGION, us-west-2 and us-east-1. Wall time: under a second.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 script="$here/../../pending-subscriptions.sh"
@@ -52,7 +52,7 @@ check "$([ "$status" -eq 0 ] && [ -z "$out" ] && echo ok)" "all confirmed: exit 
 
 : >"$STUB_CALLS"
 AWS_REGION=eu-west-1 "$script" >/dev/null 2>&1 || true
-want="$(jq -r '.production[].region' "$here/../../../regions.json" | { cat; echo us-west-2; } | awk '!seen[$0]++' | sort | tr '\n' ' ')"
-check "$([ "$(grep '^sns list-topics' "$STUB_CALLS" | sed -n 's/.*--region \([a-z0-9-]*\).*/\1/p' | sort | tr '\n' ' ')" = "$want" ] && echo ok)" "default regions are not AWS_REGION + deploy/regions.json + us-west-2"
+want="$(jq -r '.production[].region' "$here/../../../regions.json" | { cat; echo us-west-2; echo us-east-1; } | awk '!seen[$0]++' | sort | tr '\n' ' ')"
+check "$([ "$(grep '^sns list-topics' "$STUB_CALLS" | sed -n 's/.*--region \([a-z0-9-]*\).*/\1/p' | sort | tr '\n' ' ')" = "$want" ] && echo ok)" "default regions are not AWS_REGION + deploy/regions.json + us-west-2 + us-east-1"
 [ "$fail" -eq 0 ] && echo "pending-subscriptions.sh: lists pending addresses and topics without a confirmed subscriber (3 cases)"
 exit "$fail"

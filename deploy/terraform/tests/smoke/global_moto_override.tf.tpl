@@ -20,6 +20,26 @@ provider "aws" {
   }
 }
 
+# The cross-cloud entry point's provider (Route 53 publishes health check metrics in us-east-1): moto's us-east-1.
+# The smoke run leaves cross_cloud null, so nothing is created with it.
+provider "aws" {
+  alias                       = "us_east_1"
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  skip_requesting_account_id  = false
+
+  endpoints {
+    cloudwatch = "@MOTO_URL@"
+    route53    = "@MOTO_URL@"
+    sns        = "@MOTO_URL@"
+    sts        = "@MOTO_URL@"
+  }
+}
+
 # moto 5.2.5 has no Global Accelerator: the entry point (accelerator, listener, endpoint groups, their alarms) is
 # not applied; its plan-time tests (modules/entry-point, environments/production/global) are what prove it.
 module "entry_point" {

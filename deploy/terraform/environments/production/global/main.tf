@@ -5,6 +5,7 @@ locals {
   others   = slice(var.regions, 1, length(var.regions))
 
   runbook_url = "https://github.com/${var.github_repository}/blob/main/docs/operations/runbook.md"
+  tags        = { Project = "hello-birthday", Environment = "production", ManagedBy = "terraform" }
   # What each region's root gives this one, from its state or given directly. lookup: the table step of a first
   # deployment runs before the regions have load balancers (entry-point rejects a missing ALB loudly).
   regions = var.regional_outputs != null ? var.regional_outputs : {
@@ -20,7 +21,7 @@ provider "aws" {
   allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
 
   default_tags {
-    tags = { Project = "hello-birthday", Environment = "production", ManagedBy = "terraform" }
+    tags = local.tags
   }
 }
 
@@ -31,7 +32,19 @@ provider "aws" {
   allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
 
   default_tags {
-    tags = { Project = "hello-birthday", Environment = "production", ManagedBy = "terraform" }
+    tags = local.tags
+  }
+}
+
+# Route 53 publishes its health check metrics in us-east-1 only: the cross-cloud entry point (its health checks and
+# records are global) and the alarms on those metrics are managed from there.
+provider "aws" {
+  alias               = "us_east_1"
+  region              = "us-east-1"
+  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+
+  default_tags {
+    tags = local.tags
   }
 }
 
@@ -94,5 +107,37 @@ module "entry_point" {
       alb_arn                 = local.regions[region].alb_arn
       traffic_dial_percentage = lookup(var.entry_point.traffic_dials, region, 100)
     }
+  }
+}
+
+# The entry point in front of both clouds (docs/multi-cloud.md): failover records between this accelerator and the
+# standby Kubernetes cluster, each side health-checked on its own health host. Its alarms page through a topic of
+# their own in us-east-1, beside the metrics, with the global layer's addresses.
+module "cross_cloud_alerts" {
+  source    = "../../../modules/alert-topic"
+  count     = var.cross_cloud == null ? 0 : 1
+  providers = { aws = aws.us_east_1 }
+
+  name   = "${local.name}-cross-cloud-alerts"
+  emails = var.alarms.emails
+}
+
+module "cross_cloud" {
+  source    = "../../../modules/cross-cloud-entry"
+  count     = var.cross_cloud == null ? 0 : 1
+  providers = { aws = aws.us_east_1 }
+
+  name        = local.name
+  runbook_url = local.runbook_url
+  record      = var.cross_cloud.record
+  writer      = var.cross_cloud.writer
+  standby     = var.cross_cloud.standby
+  aws = {
+    accelerator_dns_name = one(module.entry_point[*].dns_name)
+    health_check_fqdn    = var.cross_cloud.aws_health_check_fqdn
+  }
+  health_checks = {
+    regions          = var.cross_cloud.checker_regions
+    alarm_topic_arns = [module.cross_cloud_alerts[0].arn]
   }
 }

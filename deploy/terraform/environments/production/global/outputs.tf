@@ -27,3 +27,12 @@ output "dashboard_name" {
   description = "CloudWatch dashboard spanning the regions."
   value       = aws_cloudwatch_dashboard.global.dashboard_name
 }
+
+output "cross_cloud" {
+  description = "The cross-cloud entry point: the side answered while healthy (primary: aws or standby), what each side's record answers, and each side's Route 53 health check; null without cross_cloud."
+  value = one([for entry in module.cross_cloud : {
+    primary          = entry.primary
+    records          = entry.records
+    health_check_ids = entry.health_check_ids
+  }])
+}

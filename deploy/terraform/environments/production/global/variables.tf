@@ -80,3 +80,34 @@ variable "allowed_account_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "cross_cloud" {
+  description = <<-EOT
+    The entry point in front of both clouds (docs/multi-cloud.md), or null (the default) for none: two Route 53
+    failover records for record.name in the hosted zone record.zone_id, the accelerator and the standby Kubernetes
+    cluster's ingress (standby.ipv4_addresses), each health-checked on the readiness path on its own health host
+    (aws_health_check_fqdn: the one each region's ALB serves it on to Route 53's checkers, the regional root's
+    readiness_host; standby.health_check_fqdn). writer: aws, or standby after a failover (the runbook's switch).
+    record.ttl (60 s) and checker_regions (three of Route 53's) default as modules/cross-cloud-entry says. Its
+    alarms page var.alarms.emails through a topic in us-east-1.
+  EOT
+  type = object({
+    record                = object({ zone_id = string, name = string, ttl = optional(number) })
+    aws_health_check_fqdn = string
+    standby               = object({ ipv4_addresses = list(string), health_check_fqdn = string })
+    writer                = optional(string, "aws")
+    checker_regions       = optional(list(string))
+  })
+  default = null
+
+  validation {
+    condition     = var.cross_cloud == null ? true : contains(["aws", "standby"], var.cross_cloud.writer)
+    error_message = "cross_cloud.writer must be aws or standby."
+  }
+  validation {
+    condition = var.cross_cloud == null ? true : length(distinct([
+      var.cross_cloud.record.name, var.cross_cloud.aws_health_check_fqdn, var.cross_cloud.standby.health_check_fqdn
+    ])) == 3
+    error_message = "cross_cloud: the service's name and the two health hosts must be three different names (the service's name serves /hello/* only; each health host serves the readiness path to Route 53's checkers only)."
+  }
+}

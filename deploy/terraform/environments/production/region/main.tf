@@ -24,7 +24,7 @@ module "stack" {
   ci                          = var.ci
 
   network       = { vpc_cidr = var.vpc_cidr, nat_gateway_per_az = true }
-  load_balancer = { certificate_arn = var.certificate_arn }
+  load_balancer = { certificate_arn = var.certificate_arn, readiness_host = var.readiness_host }
   service = {
     min_capacity    = 3
     max_capacity    = 12

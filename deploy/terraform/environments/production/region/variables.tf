@@ -13,6 +13,12 @@ variable "certificate_arn" {
   type        = string
 }
 
+variable "readiness_host" {
+  description = "Optional: the health host (the global root's cross_cloud.aws_health_check_fqdn, which the certificate must cover) on which this region's ALB forwards GET of the readiness path to source_cidrs only: Route 53's health checker ranges (ip-ranges.json, service ROUTE53_HEALTHCHECKS). Null: no such route."
+  type        = object({ host = string, source_cidrs = list(string) })
+  default     = null
+}
+
 variable "image_digest" {
   description = "Image digest to deploy (sha256:...), recorded by the CI image workflow. Left unset only by the registry-first step of a first deployment (deploy/terraform/first-deployment.sh registry), which does not build the service."
   type        = string

@@ -37,6 +37,10 @@ run "aws_writes_standby_waits" {
     condition     = aws_route53_record.standby.records == toset(["203.0.113.10"]) && aws_route53_record.standby.ttl == 60
     error_message = "The standby's addresses, with a short TTL."
   }
+  assert {
+    condition     = output.records.aws.failover == "PRIMARY" && output.records.aws.answers == tolist(["a0123abcd.awsglobalaccelerator.com"]) && output.records.standby.failover == "SECONDARY" && output.records.standby.answers == tolist(["203.0.113.10"])
+    error_message = "The records output says what each side answers and in which role."
+  }
 }
 
 run "health_checks_on_readiness" {

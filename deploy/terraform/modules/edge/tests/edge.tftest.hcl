@@ -179,3 +179,65 @@ run "alb_idle_timeout_is_the_input_the_service_is_tied_to" {
     error_message = "The ALB idle timeout must default to AWS's 60 s and be exported for the service's IDLE_TIMEOUT."
   }
 }
+
+run "no_readiness_rule_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lb_listener_rule.readiness) == 0 && length(output.readiness_source_cidrs) == 0
+    error_message = "Without readiness_host, the readiness path is routed nowhere: the default 404."
+  }
+}
+
+run "readiness_for_route53_checkers_only" {
+  command = plan
+  variables {
+    target = {
+      port                 = 8080
+      health_check_path    = "/readyz"
+      health_check         = jsondecode(file("../../../service-contract.json")).load_balancer_health_check
+      public_path_patterns = ["/hello/*"]
+      readiness_host = {
+        host         = "health-aws.example.com"
+        source_cidrs = ["54.183.255.128/26", "54.228.16.0/26", "54.232.40.64/26", "107.23.255.0/26", "176.34.159.192/26"]
+      }
+    }
+  }
+
+  assert {
+    condition     = length(aws_lb_listener_rule.readiness) == 3 && alltrue([for rule in aws_lb_listener_rule.readiness : rule.priority < aws_lb_listener_rule.service.priority])
+    error_message = "The checkers' 5 ranges take 3 rules (an ALB rule holds 5 condition values), all ahead of the public rule."
+  }
+  assert {
+    condition = alltrue([for rule in aws_lb_listener_rule.readiness : (
+      one([for c in rule.condition : c.host_header[0].values if length(c.host_header) > 0]) == toset(["health-aws.example.com"])
+      && one([for c in rule.condition : c.path_pattern[0].values if length(c.path_pattern) > 0]) == toset(["/readyz"])
+      && one([for c in rule.condition : c.http_request_method[0].values if length(c.http_request_method) > 0]) == toset(["GET"])
+      && length(one([for c in rule.condition : c.source_ip[0].values if length(c.source_ip) > 0])) <= 2
+      && rule.action[0].type == "forward" && rule.action[0].target_group_arn == aws_lb_target_group.service.arn
+    )])
+    error_message = "Each rule forwards only GET of the readiness path on the health host, from at most 2 checker ranges."
+  }
+  assert {
+    condition     = toset(output.readiness_source_cidrs) == toset(["54.183.255.128/26", "54.228.16.0/26", "54.232.40.64/26", "107.23.255.0/26", "176.34.159.192/26"])
+    error_message = "Every checker range, and only those, reaches the readiness path."
+  }
+  assert {
+    condition     = output.forwarded_path_patterns == ["/hello/*"] && aws_lb_listener.https.default_action[0].fixed_response[0].status_code == "404"
+    error_message = "The public routes stay the public path patterns; everything else keeps the fixed 404."
+  }
+}
+
+run "rejects_readiness_open_to_the_internet" {
+  command = plan
+  variables {
+    target = {
+      port                 = 8080
+      health_check_path    = "/readyz"
+      health_check         = jsondecode(file("../../../service-contract.json")).load_balancer_health_check
+      public_path_patterns = ["/hello/*"]
+      readiness_host       = { host = "health-aws.example.com", source_cidrs = ["0.0.0.0/0"] }
+    }
+  }
+  expect_failures = [var.target]
+}

@@ -1,6 +1,7 @@
 # The global layer with a mocked provider: one table with a replica in each non-primary region, one entry point
 # endpoint group per region health-checked on the service's readiness path, image replication to every other
-# region, a global dashboard, for the regions of deploy/regions.json, for one region, and for invalid lists.
+# region, a global dashboard, for the regions of deploy/regions.json, for one region, and for invalid lists; the
+# cross-cloud entry point when cross_cloud is set, and nothing of it when it is not.
 mock_provider "aws" {
   source          = "../../../tests/mocks"
   override_during = plan
@@ -17,6 +18,20 @@ mock_provider "aws" {
 }
 
 # The IDs the entry point's alarm dimensions are cut from, shaped like the real ARNs.
+# Route 53's health check metrics, and so the cross-cloud alarms and their topic, are in us-east-1.
+mock_provider "aws" {
+  alias           = "us_east_1"
+  source          = "../../../tests/mocks"
+  override_during = plan
+
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:hello-birthday-production-cross-cloud-alerts" }
+  }
+}
+
 override_resource {
   override_during = plan
   target          = module.entry_point.aws_globalaccelerator_accelerator.this
@@ -146,4 +161,74 @@ run "rejects_outputs_that_miss_a_region" {
     regions = ["eu-west-1", "eu-central-1", "us-east-1"]
   }
   expect_failures = [var.regional_outputs]
+}
+
+run "no_cross_cloud_entry_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(module.cross_cloud) == 0 && length(module.cross_cloud_alerts) == 0 && output.cross_cloud == null
+    error_message = "Without cross_cloud, no failover record, health check, alarm or topic of the cross-cloud entry point is planned."
+  }
+}
+
+run "cross_cloud_entry" {
+  command = plan
+  variables {
+    cross_cloud = {
+      record                = { zone_id = "Z0123456789ABCDEFGHIJ", name = "hello.example.com" }
+      aws_health_check_fqdn = "health-aws.example.com"
+      standby               = { ipv4_addresses = ["203.0.113.10", "203.0.113.11"], health_check_fqdn = "health-gke.example.com" }
+    }
+  }
+
+  assert {
+    condition     = output.cross_cloud.primary == "aws" && output.cross_cloud.records.aws.failover == "PRIMARY" && output.cross_cloud.records.standby.failover == "SECONDARY"
+    error_message = "AWS writes and answers while healthy; the standby only while AWS fails its checks."
+  }
+  assert {
+    condition     = output.cross_cloud.records.aws.answers == tolist([output.entry_point.dns_name]) && output.entry_point.dns_name == "a0123abcd.awsglobalaccelerator.com"
+    error_message = "The AWS side's record is an alias of this root's accelerator."
+  }
+  assert {
+    condition     = output.cross_cloud.records.standby.answers == tolist(["203.0.113.10", "203.0.113.11"])
+    error_message = "The standby's record answers the cluster ingress's addresses."
+  }
+  assert {
+    condition     = toset(keys(output.cross_cloud.health_check_ids)) == toset(["aws", "standby"])
+    error_message = "Each side has its own Route 53 health check."
+  }
+  assert {
+    condition     = startswith(module.cross_cloud_alerts[0].arn, "arn:aws:sns:us-east-1:")
+    error_message = "The cross-cloud alarms page through a topic in us-east-1, where Route 53 publishes the health check metrics."
+  }
+}
+
+run "cross_cloud_standby_writes" {
+  command = plan
+  variables {
+    cross_cloud = {
+      record                = { zone_id = "Z0123456789ABCDEFGHIJ", name = "hello.example.com" }
+      aws_health_check_fqdn = "health-aws.example.com"
+      standby               = { ipv4_addresses = ["203.0.113.10"], health_check_fqdn = "health-gke.example.com" }
+      writer                = "standby"
+    }
+  }
+
+  assert {
+    condition     = output.cross_cloud.records.standby.failover == "PRIMARY" && output.cross_cloud.records.aws.failover == "SECONDARY"
+    error_message = "The runbook's writer switch makes the standby the primary record."
+  }
+}
+
+run "rejects_a_health_host_that_is_the_service_name" {
+  command = plan
+  variables {
+    cross_cloud = {
+      record                = { zone_id = "Z0123456789ABCDEFGHIJ", name = "hello.example.com" }
+      aws_health_check_fqdn = "hello.example.com"
+      standby               = { ipv4_addresses = ["203.0.113.10"], health_check_fqdn = "health-gke.example.com" }
+    }
+  }
+  expect_failures = [var.cross_cloud]
 }

@@ -56,6 +56,10 @@ run "eu_west_1" {
     error_message = "The region's tasks use the replica in eu-west-1."
   }
   assert {
+    condition     = length(module.stack.readiness_source_cidrs) == 0
+    error_message = "Without readiness_host, the ALB routes the readiness path nowhere."
+  }
+  assert {
     condition = (
       toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(["eu-central-1"])
       && aws_cloudwatch_metric_alarm.replication_latency["eu-central-1"].dimensions.ReceivingRegion == "eu-central-1"
@@ -88,6 +92,19 @@ run "eu_central_1" {
   assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.replication_latency)) == toset(["eu-west-1"]) && aws_cloudwatch_metric_alarm.replication_latency["eu-west-1"].dimensions.ReceivingRegion == "eu-west-1"
     error_message = "The second region alarms the other direction, its writes reaching the primary: together every ordered pair of regions."
+  }
+}
+
+run "readiness_host_for_the_cross_cloud_checks" {
+  command = plan
+  variables {
+    vpc_cidr       = jsondecode(file("../../../../regions.json")).production[0].vpc_cidr
+    readiness_host = { host = "health-aws.example.com", source_cidrs = ["54.228.16.0/26", "176.34.159.192/26", "107.23.255.0/26"] }
+  }
+
+  assert {
+    condition     = toset(module.stack.readiness_source_cidrs) == toset(["54.228.16.0/26", "176.34.159.192/26", "107.23.255.0/26"])
+    error_message = "The region's ALB forwards the readiness path on the health host to the checker ranges given, and only those."
   }
 }
 
