@@ -6,6 +6,7 @@
 //! [`DatabaseUrl::from_str`] (and, if it has flags of its own, in [`BackendArgs`]).
 
 pub(crate) mod dynamodb;
+mod freshness;
 mod postgres;
 mod sqlite;
 

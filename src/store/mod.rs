@@ -32,6 +32,17 @@ pub struct User {
     pub birth_date: BirthDate,
 }
 
+#[cfg(test)]
+impl User {
+    /// A user from a name and an ISO date known to be valid: the backends' unit tests.
+    pub fn valid(name: &str, date: &str) -> Self {
+        Self {
+            username: Username::parse(name).unwrap(),
+            birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Worth retrying later: the store is overloaded, throttling or unreachable.

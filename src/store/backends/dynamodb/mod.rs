@@ -8,9 +8,8 @@
 //!
 //! Readiness reflects the data plane only: a serving store records each successful read or
 //! write, and a background probe (an eventually consistent `GetItem` of a key no user can
-//! have) runs whenever nothing has succeeded for [`PROBE_INTERVAL`]. The store is ready while
-//! something succeeded within [`READY_WINDOW`]. The control plane (`DescribeTable`) is never
-//! called on the serving path: it is rate-limited, logged as a management event, and a
+//! have) runs whenever nothing has succeeded lately ([`Freshness`]). The control plane
+//! (`DescribeTable`) is never called on the serving path: it is rate-limited, logged as a management event, and a
 //! throttle there says nothing about whether reads and writes work.
 
 mod client;
@@ -38,12 +37,12 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use self::client::sdk_config;
 use self::item::{DATE_OF_BIRTH, USERNAME};
+use super::freshness::Freshness;
 use crate::domain::{BirthDate, Username};
 use crate::store::{
     Backend, BoxError, Health, Purpose, StoreError, StoreOptions, User, UserPages, UserScan,
     UserStore, updated_at_now,
 };
-use crate::time::AtomicInstant;
 
 pub use self::url::Table;
 
@@ -61,11 +60,6 @@ const UNPROCESSED_ROUNDS: u32 = 10;
 const UNPROCESSED_FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const UNPROCESSED_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// With nothing succeeding for this long, the background probe reads the sentinel key.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
-/// Ready while a read or write succeeded this recently: three probes, so one slow or
-/// throttled probe does not take a task out of rotation, while an outage does within seconds.
-pub const READY_WINDOW: Duration = Duration::from_secs(6);
 /// Not a valid username (usernames are letters only), so no user can ever have it.
 const PROBE_KEY: &str = "-readiness-probe-";
 /// How long start-up waits for the first probe, so readiness is known when serving begins.
@@ -82,37 +76,6 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "TransactionInProgressException",
 ];
-
-/// When a data-plane call last succeeded.
-pub struct DataPlane {
-    last_success: AtomicInstant,
-}
-
-impl DataPlane {
-    fn new() -> Self {
-        Self {
-            last_success: AtomicInstant::none_since(Instant::now()),
-        }
-    }
-
-    /// Calls finish out of order (a slow one after a fast one): the latest success counts.
-    pub fn succeeded_at(&self, at: Instant) {
-        self.last_success.set_later(at);
-    }
-
-    /// How long ago something last succeeded, `None` if nothing ever did.
-    pub fn since_success(&self, now: Instant) -> Option<Duration> {
-        self.last_success.elapsed_at(now)
-    }
-
-    pub fn health_at(&self, now: Instant) -> Health {
-        match self.since_success(now) {
-            Some(since) if since <= READY_WINDOW => Health::Ready,
-            Some(_) => Health::NotReady("DynamoDB reads and writes have stopped succeeding"),
-            None => Health::NotReady("no DynamoDB read or write has succeeded yet"),
-        }
-    }
-}
 
 /// What `create_table` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +116,7 @@ impl Backend for Table {
 pub struct DynamoDbStore {
     client: Client,
     table: String,
-    data_plane: Arc<DataPlane>,
+    freshness: Arc<Freshness>,
     /// Items per Scan page; `None` lets DynamoDB fill pages up to 1 MB.
     scan_page_limit: Option<i32>,
     /// The background probe of a serving store, stopped with the store.
@@ -184,7 +147,10 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.to_owned(),
-            data_plane: Arc::new(DataPlane::new()),
+            freshness: Arc::new(Freshness::new(
+                "DynamoDB reads and writes have stopped succeeding",
+                "no DynamoDB read or write has succeeded yet",
+            )),
             scan_page_limit: None,
             prober: None,
         }
@@ -211,7 +177,7 @@ impl DynamoDbStore {
         let probe = Probe {
             client: self.client.clone(),
             table: self.table.clone(),
-            data_plane: self.data_plane.clone(),
+            freshness: self.freshness.clone(),
         };
         let _ = tokio::time::timeout(FIRST_PROBE_WAIT, probe.run_once()).await;
         self.prober = Some(tokio::spawn(probe.run()).abort_handle());
@@ -219,7 +185,7 @@ impl DynamoDbStore {
     }
 
     fn succeeded(&self) {
-        self.data_plane.succeeded_at(Instant::now());
+        self.freshness.succeeded_at(Instant::now());
     }
 
     /// Creates the table for local development and waits until it is active. Succeeds if it
@@ -352,18 +318,13 @@ impl DynamoDbStore {
 struct Probe {
     client: Client,
     table: String,
-    data_plane: Arc<DataPlane>,
+    freshness: Arc<Freshness>,
 }
 
 impl Probe {
     async fn run(self) {
         loop {
-            tokio::time::sleep(PROBE_INTERVAL).await;
-            let quiet = self
-                .data_plane
-                .since_success(Instant::now())
-                .is_none_or(|since| since >= PROBE_INTERVAL);
-            if quiet {
+            if self.freshness.probe_due().await {
                 self.run_once().await;
             }
         }
@@ -381,7 +342,7 @@ impl Probe {
             .await;
         match outcome {
             // The moment it was sent: a slow answer must not look fresher than it is.
-            Ok(_) => self.data_plane.succeeded_at(started),
+            Ok(_) => self.freshness.succeeded_at(started),
             Err(error) => tracing::warn!(
                 table = %self.table,
                 error = %aws_smithy_types::error::display::DisplayErrorContext(&error),
@@ -512,7 +473,7 @@ impl UserStore for DynamoDbStore {
     }
 
     fn health(&self) -> Health {
-        self.data_plane.health_at(Instant::now())
+        self.freshness.health_at(Instant::now())
     }
 
     async fn close(&self) {
@@ -534,39 +495,16 @@ impl UserStore for DynamoDbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::IsoDate;
-
-    fn user(name: &str, date: &str) -> User {
-        User {
-            username: Username::parse(name).unwrap(),
-            birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
-        }
-    }
 
     #[test]
     fn duplicates_in_one_batch_keep_the_last_write_in_first_position() {
         let users = [
-            user("alice", "1990-01-01"),
-            user("bob", "1991-01-01"),
-            user("alice", "1992-01-01"),
+            User::valid("alice", "1990-01-01"),
+            User::valid("bob", "1991-01-01"),
+            User::valid("alice", "1992-01-01"),
         ];
         let unique = last_write_wins(&users);
         assert_eq!(unique, [&users[2], &users[1]]);
-    }
-
-    #[test]
-    fn readiness_follows_the_last_data_plane_success() {
-        let data_plane = DataPlane::new();
-        let start = Instant::now();
-        assert!(matches!(data_plane.health_at(start), Health::NotReady(_)));
-        data_plane.succeeded_at(start);
-        assert_eq!(data_plane.health_at(start + READY_WINDOW), Health::Ready);
-        let stale = start + READY_WINDOW + Duration::from_millis(10);
-        assert!(matches!(data_plane.health_at(stale), Health::NotReady(_)));
-        // An older success reported late (a slow call) does not move the clock back.
-        data_plane.succeeded_at(stale);
-        data_plane.succeeded_at(start);
-        assert_eq!(data_plane.health_at(stale), Health::Ready);
     }
 
     #[test]

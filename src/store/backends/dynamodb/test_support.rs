@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use super::{DynamoDbStore, client::config_loader};
 use crate::store::{Purpose, UserStore};
 
-pub use super::{PROBE_INTERVAL, READY_WINDOW};
+pub use crate::store::backends::freshness::{PROBE_INTERVAL, READY_WINDOW};
 
 /// Items per Scan page of a test's store: small, so a few hundred users span several pages.
 pub const SCAN_PAGE_ITEMS: i32 = 50;

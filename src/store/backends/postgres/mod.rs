@@ -13,7 +13,7 @@
 //!
 //! Readiness, as with DynamoDB, follows the store's own recent results: every success is
 //! recorded, and a background probe (the GET statement, for a key no user can have) runs only
-//! when nothing has succeeded for [`PROBE_INTERVAL`]. It also reports the pool's use, into
+//! when nothing has succeeded lately ([`Freshness`]). It also reports the pool's use, into
 //! the registry the store was opened with.
 
 mod classify;
@@ -40,12 +40,12 @@ use tokio_postgres::Row;
 use self::classify::Failure;
 use self::connect::{Connection, Connector, Profile, chain};
 use self::schema::{Found, Migrated};
+use super::freshness::Freshness;
 use crate::domain::{BirthDate, IsoDate, Username};
 use crate::store::{
     Backend, Health, Purpose, StoreError, StoreOptions, User, UserPages, UserScan, UserStore,
 };
 use crate::telemetry::Metrics;
-use crate::time::AtomicInstant;
 
 pub use self::flags::{DEFAULT_POOL_SIZE, PostgresArgs};
 pub use self::url::{ALIAS, PostgresUrl};
@@ -56,10 +56,6 @@ const IMPORT_BATCH: usize = 50_000;
 const WRITE_CHUNK: usize = 10_000;
 const WRITE_CONCURRENCY: usize = 2;
 
-/// With nothing succeeding for this long, the background probe runs.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
-/// Ready while something succeeded this recently: three probes, as for DynamoDB.
-pub const READY_WINDOW: Duration = Duration::from_secs(6);
 /// How long `serve` waits at start for the schema (a `create-table` started at the same
 /// moment may still be running).
 const STARTUP_PATIENCE: Duration = Duration::from_secs(5);
@@ -183,7 +179,10 @@ impl Shared {
         gauges.max_connections.set(size as f64);
         Ok(Self {
             pool,
-            freshness: Freshness::new(),
+            freshness: Freshness::new(
+                "PostgreSQL reads and writes have stopped succeeding",
+                "no PostgreSQL read or write has succeeded yet",
+            ),
             gauges,
             target: format!("{}://{url}", PostgresUrl::SCHEME),
         })
@@ -419,50 +418,15 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// When an operation last succeeded.
-struct Freshness {
-    last_success: AtomicInstant,
-}
-
-impl Freshness {
-    fn new() -> Self {
-        Self {
-            last_success: AtomicInstant::none_since(Instant::now()),
-        }
-    }
-
-    /// Operations finish out of order: the latest success counts.
-    fn succeeded_at(&self, at: Instant) {
-        self.last_success.set_later(at);
-    }
-
-    fn since_success(&self, now: Instant) -> Option<Duration> {
-        self.last_success.elapsed_at(now)
-    }
-
-    fn health_at(&self, now: Instant) -> Health {
-        match self.since_success(now) {
-            Some(since) if since <= READY_WINDOW => Health::Ready,
-            Some(_) => Health::NotReady("PostgreSQL reads and writes have stopped succeeding"),
-            None => Health::NotReady("no PostgreSQL read or write has succeeded yet"),
-        }
-    }
-}
-
 /// Reads the sentinel key whenever nothing else has succeeded lately.
 struct Probe(Arc<Shared>);
 
 impl Probe {
     async fn run(self) {
         loop {
-            tokio::time::sleep(PROBE_INTERVAL).await;
+            let due = self.0.freshness.probe_due().await;
             self.0.report_pool();
-            let quiet = self
-                .0
-                .freshness
-                .since_success(Instant::now())
-                .is_none_or(|since| since >= PROBE_INTERVAL);
-            if quiet {
+            if due {
                 self.run_once().await;
             }
         }
@@ -658,35 +622,17 @@ impl UserStore for PostgresStore {
 mod tests {
     use super::*;
 
-    fn user(name: &str, date: &str) -> User {
-        User {
-            username: Username::parse(name).unwrap(),
-            birth_date: BirthDate::recorded(IsoDate::parse(date).unwrap()),
-        }
-    }
-
     #[test]
     fn a_batch_keeps_the_last_write_of_each_name_in_name_order() {
         let users = [
-            user("zed", "1990-01-01"),
-            user("amy", "1991-01-01"),
-            user("zed", "1992-01-01"),
-            user("amy", "1993-01-01"),
-            user("bob", "1994-01-01"),
+            User::valid("zed", "1990-01-01"),
+            User::valid("amy", "1991-01-01"),
+            User::valid("zed", "1992-01-01"),
+            User::valid("amy", "1993-01-01"),
+            User::valid("bob", "1994-01-01"),
         ];
         let unique = last_write_wins(&users);
         assert_eq!(unique, [&users[3], &users[4], &users[2]]);
-    }
-
-    #[test]
-    fn readiness_follows_the_last_success() {
-        let freshness = Freshness::new();
-        let start = Instant::now();
-        assert!(matches!(freshness.health_at(start), Health::NotReady(_)));
-        freshness.succeeded_at(start);
-        assert_eq!(freshness.health_at(start + READY_WINDOW), Health::Ready);
-        let stale = start + READY_WINDOW + Duration::from_millis(10);
-        assert!(matches!(freshness.health_at(stale), Health::NotReady(_)));
     }
 
     #[test]
