@@ -1,7 +1,8 @@
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use chrono::{Datelike, NaiveDate};
 
+use super::username::MAX_USERNAME_LEN;
 use super::{BirthDate, Username};
 
 /// Whole calendar days from `today` to the next time the birthday comes round:
@@ -39,6 +40,16 @@ impl Greeting {
             username,
             days_left: days_until_next_birthday(birth, today),
         }
+    }
+}
+
+impl Greeting {
+    /// The message in a string allocated once: the longest name and wording fit.
+    pub fn message(&self) -> String {
+        let mut message = String::with_capacity(MAX_USERNAME_LEN + 48);
+        // Writing into a String cannot fail.
+        let _ = write!(message, "{self}");
+        message
     }
 }
 
@@ -120,6 +131,16 @@ mod tests {
             later.to_string(),
             "Hello, Alice! Your birthday is in 10 day(s)"
         );
+    }
+
+    #[test]
+    fn the_longest_message_fits_the_first_allocation() {
+        let longest = Username::parse("z".repeat(MAX_USERNAME_LEN)).unwrap();
+        let greeting = Greeting::new(longest, born("1990-11-27"), date("2026-11-28"));
+        let message = greeting.message();
+        assert_eq!(message, greeting.to_string());
+        assert!(message.ends_with("in 364 day(s)"), "{message}");
+        assert_eq!(message.capacity(), MAX_USERNAME_LEN + 48);
     }
 
     #[test]

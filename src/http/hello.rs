@@ -122,6 +122,6 @@ pub async fn get_user(
         .ok_or_else(|| ApiError::UserNotFound(username.clone()))?;
     let greeting = Greeting::new(username, birth_date, state.app.clock.today());
     Ok(Json(GreetingResponse {
-        message: greeting.to_string(),
+        message: greeting.message(),
     }))
 }
