@@ -4,7 +4,9 @@
 #   .github/scripts/promote-image.sh SOURCE_REPOSITORY_URL TARGET_REPOSITORY_URL sha256:DIGEST
 # Run by the production deploy job, after its approval, with production's deploy role: that role may read the
 # source repository and nothing else outside its own (modules/ci-access, statement PullFromImageSource). A digest
-# already in the target (a redeploy or a rollback) is left as it is.
+# already in the target (a redeploy or a rollback) is left as it is. The two repositories may be in different regions
+# (first-deployment.sh's backfill copies the running image from the primary region into a new one): each is read in
+# its own.
 set -euo pipefail
 
 source_url="${1:?source repository URL}" target_url="${2:?target repository URL}" digest="${3:?digest}"
@@ -13,9 +15,10 @@ fail() { echo "::error title=promotion failed::$*"; exit 1; }
 registry() { echo "${1%%/*}"; }
 name() { echo "${1#*/}"; }
 registry_id() { echo "${1%%.*}"; }
+region() { cut -d. -f4 <<<"$1"; }
 
 describe() { # URL -> the image's tags, or ImageNotFoundException on stderr
-  aws ecr describe-images --registry-id "$(registry_id "$1")" --repository-name "$(name "$1")" \
+  aws ecr describe-images --region "$(region "$1")" --registry-id "$(registry_id "$1")" --repository-name "$(name "$1")" \
     --image-ids imageDigest="$digest" --query 'imageDetails[0].imageTags' --output text
 }
 
@@ -35,7 +38,7 @@ command -v skopeo >/dev/null || { sudo apt-get update -qq && sudo apt-get instal
 auth="$(mktemp)"
 trap 'rm -f "$auth"' EXIT
 for host in "$(registry "$source_url")" "$(registry "$target_url")"; do
-  aws ecr get-login-password | skopeo login --authfile "$auth" --username AWS --password-stdin "$host" >/dev/null
+  aws ecr get-login-password --region "$(region "$host")" | skopeo login --authfile "$auth" --username AWS --password-stdin "$host" >/dev/null
 done
 skopeo copy --authfile "$auth" --all --preserve-digests --retry-times 3 \
   "docker://$source_url@$digest" "docker://$target_url:$tag"

@@ -42,11 +42,7 @@ if [ "$root" != production/global ] && [ -z "${TF_VAR_image_digest:-}" ]; then
   workflow="$(terraform -chdir="$dir" output -json workflow 2>/dev/null || echo '{}')"
   cluster="$(jq -r '.cluster_name // empty' <<<"$workflow")" service="$(jq -r '.service_name // empty' <<<"$workflow")"
   if [ -n "$cluster" ] && [ -n "$service" ]; then
-    definition="$(aws ecs describe-services --cluster "$cluster" --services "$service" \
-      --query 'services[0].taskDefinition' --output text)"
-    image="$(aws ecs describe-task-definition --task-definition "$definition" \
-      --query 'taskDefinition.containerDefinitions[0].image' --output text)"
-    TF_VAR_image_digest="${image##*@}"
+    TF_VAR_image_digest="$("$(dirname "$0")/running-digest.sh" "$cluster" "$service" || true)"
   fi
   [[ "${TF_VAR_image_digest:-}" =~ ^sha256:[0-9a-f]{64}$ ]] || {
     echo "::error::cannot tell which image runs in $root ${TF_VAR_region:-}; for the first apply set TF_VAR_image_digest (docs/operations/deployments.md#first-deployment)"

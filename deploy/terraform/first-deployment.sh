@@ -4,8 +4,14 @@
 # the terraform check (scripts/check/terraform/smoke.sh) runs these same steps against moto on every CI run, so this
 # order is tested.
 #
-#   deploy/terraform/first-deployment.sh steps            list the steps, in order
-#   deploy/terraform/first-deployment.sh STEP [ARG...]    run one step
+#   deploy/terraform/first-deployment.sh steps                       list the steps, in order
+#   deploy/terraform/first-deployment.sh STEP [ARG...]               run one step
+#   deploy/terraform/first-deployment.sh add-region-steps REGION     list the steps that add REGION to production
+#   deploy/terraform/first-deployment.sh add-region REGION [DIGEST]  run them, in order
+#
+# Adding a region (docs/operations/deployments.md#adding-a-region) starts with its entry in deploy/regions.json, in the
+# operator's branch, before infra.yml on main sees it; the running image is copied into the new region's repository
+# (backfill), because ECR replication carries only images pushed after the region became a destination.
 #
 # Runs with an administrator's credentials for the account (the usual AWS chain). Needs terraform, aws, jq, and
 # per root a terraform.tfvars (and, for the environments, a backend.hcl) filled in from the .example files.
@@ -33,7 +39,31 @@ steps() {
   echo rollout DIGEST
 }
 
+# The steps that add REGION, an entry of deploy/regions.json after the primary, to a running production: its registry
+# and table key, its table replica and replication destination, the running image copied into its repository, its
+# stack (after the preflight gate), the global layer, and the other regions' replication-lag alarms towards it.
+add_region_steps() {
+  local region="$1" other
+  echo "registry production $region"
+  echo table
+  echo "backfill $region"
+  echo "stack production $region DIGEST"
+  echo global
+  for other in $(regions); do
+    [ "$other" = "$region" ] || echo "stack production $other"
+  done
+}
+
 fail() { echo "first-deployment: $*" >&2; exit 1; }
+
+# REGION must be listed in deploy/regions.json, and not as the primary: the regional and global roots read the list.
+listed_region() {
+  local region="${1:?REGION}"
+  regions | grep -qxF "$region" ||
+    fail "$region is not in $regions_file: add { \"region\": \"$region\", \"vpc_cidr\": \"<a /16 no other region uses>\" } to its production list first"
+  [ "$region" != "$(primary)" ] || fail "$region is the primary region: add-region is for the regions after it"
+}
+
 global_root="$tf_dir/environments/production/global"
 root() {
   case "${1:?environment}" in
@@ -157,12 +187,57 @@ step_promote() {
     "${1:?promote DIGEST}"
 }
 
+# The digest REGION's service runs now (the deploy workflow chooses it, not Terraform).
+running_digest() {
+  local region="$1" workflow
+  use_region "$region"
+  workflow="$(terraform -chdir="$(root production)" output -json workflow 2>/dev/null || echo '{}')"
+  "$scripts_dir/running-digest.sh" "$(jq -r '.cluster_name // "none"' <<<"$workflow")" \
+    "$(jq -r '.service_name // "none"' <<<"$workflow")" "$region" || fail "$region runs no service yet: give the DIGEST"
+}
+
+# The running image of the primary region, copied into REGION's repository (or DIGEST, from the primary's). Prints
+# the digest.
+step_backfill() {
+  local region="${1:?backfill REGION [DIGEST]}" digest="${2:-}" source target
+  listed_region "$region"
+  [ -n "$digest" ] || digest="$(running_digest "$(primary)")"
+  source="$(output production "$(primary)" ecr_repository_url)"
+  target="$(output production "$region" ecr_repository_url)"
+  "$scripts_dir/promote-image.sh" "$source" "$target" "$digest" >&2
+  echo "$digest"
+}
+
+# No production service may start before its image and its table are in its region: ECS would start tasks that cannot
+# pull, or that fail readiness without their replica, and stop the first deployment with nothing to roll back to.
+step_preflight() {
+  local region="${1:?preflight REGION DIGEST}" digest="${2:?preflight REGION DIGEST}" url table status
+  url="$(output production "$region" ecr_repository_url)"
+  aws ecr describe-images --region "$region" --repository-name "${url#*/}" --image-ids "imageDigest=$digest" >/dev/null 2>&1 ||
+    fail "$digest is not in ${url#*/} in $region: copy the running image there first (backfill $region), or wait for ECR replication"
+  tf_init "$global_root"
+  table="$(terraform -chdir="$global_root" output -raw table_name 2>/dev/null)" ||
+    fail "the global root has no table yet: run the table step first"
+  status="$(aws dynamodb describe-table --region "$region" --table-name "$table" --query Table.TableStatus --output text 2>&1)" || status=missing
+  [ "$status" = ACTIVE ] || fail "table $table is not ACTIVE in $region ($status): run the table step (its replica) first"
+  if [ "$region" != "$(primary)" ]; then
+    status="$(aws dynamodb describe-table --region "$(primary)" --table-name "$table" --output text \
+      --query "Table.Replicas[?RegionName=='$region'] | [0].ReplicaStatus")"
+    [ "$status" = ACTIVE ] || fail "table $table has no ACTIVE replica in $region ($status): run the table step first"
+  fi
+  echo "ok: $region holds $digest and an ACTIVE replica of $table" >&2
+}
+
+# Production: DIGEST may be left out for a region that already runs a service (its running digest: a re-apply).
 step_stack() {
-  local env="${1:?stack staging|production REGION DIGEST}" digest="${*: -1}" region=""
+  local env="${1:?stack staging|production REGION [DIGEST]}" region="" digest
   if [ "$env" = production ]; then
-    region="${2:?stack production REGION DIGEST}"
+    region="${2:?stack production REGION [DIGEST]}"
+    digest="${3:-$(running_digest "$region")}"
+    step_preflight "$region" "$digest"
     use_region "$region"
   else
+    digest="${2:?stack staging DIGEST}"
     tf_init "$(root "$env")"
   fi
   # shellcheck disable=SC2046 # env_vars prints whole arguments
@@ -180,12 +255,32 @@ step_rollout() {
   fi
 }
 
+# Each step of add_region_steps in turn, the digest of the backfill into the new region's stack. The steps are read
+# first: terraform's approval prompts read the terminal.
+add_region() {
+  local region="${1:?add-region REGION [DIGEST]}" digest="${2:-}" line step args
+  local -a steps
+  listed_region "$region"
+  mapfile -t steps < <(add_region_steps "$region")
+  for line in "${steps[@]}"; do
+    read -r step args <<<"${line//DIGEST/$digest}"
+    echo "first-deployment: add-region $region: $step $args" >&2
+    # shellcheck disable=SC2086 # args are words
+    case "$step" in
+      backfill) digest="$(step_backfill $args ${digest:+"$digest"})" ;;
+      *) "step_$step" $args ;;
+    esac
+  done
+}
+
 case "${1:-}" in
   steps) steps ;;
-  bootstrap | registry | table | image | promote | stack | global | rollout)
+  add-region-steps) listed_region "${2:?add-region-steps REGION}" && add_region_steps "$2" ;;
+  add-region) shift && add_region "$@" ;;
+  bootstrap | registry | table | image | promote | stack | global | rollout | backfill | preflight)
     step="$1"
     shift
     "step_$step" "$@"
     ;;
-  *) echo "usage: $0 steps | STEP [ARG...]" >&2; steps >&2; exit 2 ;;
+  *) echo "usage: $0 steps | STEP [ARG...] | add-region-steps REGION | add-region REGION [DIGEST]" >&2; steps >&2; exit 2 ;;
 esac

@@ -83,12 +83,17 @@ free_port() {
   python3 -c 'from harness.net import free_port; print(free_port())'
 }
 
-# start_moto PORT LOGFILE: moto's AWS emulator on 127.0.0.1:PORT in the background; waits until it answers.
-# Sets MOTO_PID. The caller stops it (kill "$MOTO_PID") in its EXIT trap.
+# start_moto PORT LOGFILE [LAUNCHER]: moto's AWS emulator on 127.0.0.1:PORT in the background; waits until it answers.
+# LAUNCHER, a Python file run with moto's interpreter and moto_server's arguments, starts moto with extensions of its
+# own (the terraform smoke test's). Sets MOTO_PID. The caller stops it (kill "$MOTO_PID") in its EXIT trap.
 start_moto() {
-  local port="$1" logfile="$2" bin
+  local port="$1" logfile="$2" launcher="${3:-}" bin
   bin="$(ensure_venv moto)"
-  "$bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  if [ -n "$launcher" ]; then
+    "$bin/python" "$launcher" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  else
+    "$bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  fi
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then

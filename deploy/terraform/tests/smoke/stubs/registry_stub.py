@@ -24,12 +24,13 @@ MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ACCEPTED = [INDEX, MANIFEST]
 
 
-def ecr() -> BaseClient:
-    return boto3.client("ecr")
+def ecr(registry: str) -> BaseClient:
+    """The ECR API of the registry's region (ACCOUNT.dkr.ecr.REGION.amazonaws.com), as a registry is regional."""
+    return boto3.client("ecr", region_name=registry.split(".")[3])
 
 
 def split(reference: str) -> tuple[str, str, dict[str, str]]:
-    """REGISTRY/NAME[:TAG|@DIGEST] -> (registry_id, name, image_id)."""
+    """REGISTRY/NAME[:TAG|@DIGEST] -> (registry host, name, image_id)."""
     host, _, rest = reference.removeprefix("docker://").partition("/")
     if "@" in rest:
         name, digest = rest.split("@", 1)
@@ -37,24 +38,24 @@ def split(reference: str) -> tuple[str, str, dict[str, str]]:
     else:
         name, tag = rest.split(":", 1)
         image_id = {"imageTag": tag}
-    return host.split(".", 1)[0], name, image_id
+    return host, name, image_id
 
 
 def get(reference: str) -> str:
-    registry_id, name, image_id = split(reference)
-    images = ecr().batch_get_image(
-        registryId=registry_id, repositoryName=name, imageIds=[image_id], acceptedMediaTypes=ACCEPTED
+    registry, name, image_id = split(reference)
+    images = ecr(registry).batch_get_image(
+        registryId=registry.split(".")[0], repositoryName=name, imageIds=[image_id], acceptedMediaTypes=ACCEPTED
     )["images"]
     if not images:
         sys.exit(f"stub: {reference}: manifest unknown")
     return images[0]["imageManifest"]
 
 
-def put(registry_id: str, name: str, body: str, tag: str | None = None) -> str:
+def put(registry: str, name: str, body: str, tag: str | None = None) -> str:
     """PutImage with the digest a registry computes: sha256 of the exact bytes (moto invents one otherwise)."""
     digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
     args = {
-        "registryId": registry_id,
+        "registryId": registry.split(".")[0],
         "repositoryName": name,
         "imageManifest": body,
         "imageManifestMediaType": json.loads(body)["mediaType"],
@@ -62,9 +63,10 @@ def put(registry_id: str, name: str, body: str, tag: str | None = None) -> str:
     }
     if tag:
         args["imageTag"] = tag
+    client = ecr(registry)
     try:
-        ecr().put_image(**args)
-    except ecr().exceptions.ImageAlreadyExistsException:
+        client.put_image(**args)
+    except client.exceptions.ImageAlreadyExistsException:
         pass
     return digest
 
@@ -89,8 +91,8 @@ def imagetools_create(args: list[str]) -> None:
         doc = json.loads(get(source))
         manifests.extend(doc["manifests"] if "manifests" in doc else [descriptor(doc["mediaType"], get(source))])
     body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests}, indent=2)
-    registry_id, name, image_id = split(tag_ref)
-    print(put(registry_id, name, body, image_id["imageTag"]))
+    registry, name, image_id = split(tag_ref)
+    print(put(registry, name, body, image_id["imageTag"]))
 
 
 def skopeo(args: list[str]) -> None:
@@ -103,19 +105,19 @@ def skopeo(args: list[str]) -> None:
         return
     if args[0] == "copy":
         source, target = refs
-        registry_id, name, image_id = split(target)
+        registry, name, image_id = split(target)
         src_registry, src_name, _ = split(source)
         body = get(source)
         for child in json.loads(body).get("manifests", []):
-            put(registry_id, name, get(f"{src_registry}.dkr.ecr/{src_name}@{child['digest']}"))
-        put(registry_id, name, body, image_id.get("imageTag"))
+            put(registry, name, get(f"{src_registry}/{src_name}@{child['digest']}"))
+        put(registry, name, body, image_id.get("imageTag"))
         return
     sys.exit(f"stub: skopeo {args[0]} is not emulated")
 
 
 def push_build(repository: str, seed: str) -> None:
     """What one build leg pushes by digest: image + attestation manifests and the platform index tying them."""
-    registry_id, name, _ = split(repository + ":x")
+    registry, name, _ = split(repository + ":x")
     digests = []
     for arch in ("amd64", "arm64"):
         layer = {
@@ -137,8 +139,8 @@ def push_build(repository: str, seed: str) -> None:
                 "layers": [dict(layer, mediaType="application/vnd.in-toto+json")],
             }
         )
-        put(registry_id, name, image)
-        put(registry_id, name, attestation)
+        put(registry, name, image)
+        put(registry, name, attestation)
         index = json.dumps(
             {
                 "schemaVersion": 2,
@@ -149,7 +151,7 @@ def push_build(repository: str, seed: str) -> None:
                 ],
             }
         )
-        digests.append(put(registry_id, name, index))
+        digests.append(put(registry, name, index))
     print(" ".join(digests))
 
 
