@@ -6,20 +6,13 @@ use crate::common;
 use std::time::Duration;
 
 use crate::common::server::{
-    self, BINARY, RunningServer, assert_not_ready_but_alive, status, status_becomes,
+    self, BINARY, RunningServer, assert_not_ready_but_alive, client, status, status_becomes,
 };
 use crate::common::{SqliteDatabase, TestDatabase};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 async fn put(
     client: &reqwest::Client,

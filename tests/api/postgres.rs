@@ -13,15 +13,8 @@ use reqwest::StatusCode;
 use crate::common::TestDatabase;
 use crate::common::postgres::{self, PostgresDatabase, PrivateServer, Server};
 use crate::common::server::{
-    self, BINARY, RunningServer, assert_not_ready_but_alive, status, status_becomes,
+    self, BINARY, RunningServer, assert_not_ready_but_alive, client, status, status_becomes,
 };
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 /// A `--database-url` and the environment that goes with it.
 struct Target {

@@ -203,3 +203,11 @@ impl RunningServer {
             .collect()
     }
 }
+
+/// An HTTP client for the black-box tests: patient enough for a loaded machine, never hung forever.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
