@@ -143,6 +143,10 @@ impl Metrics {
             "Operations that got no connection before their deadline and were answered 503, by backend.",
         );
         counter(
+            "store_write_statements_total",
+            "Statements that carried the service's writes, by backend: with the PUTs, writes per commit.",
+        );
+        counter(
             "http_requests_shed_total",
             "Requests answered 503 at once because every in-flight slot stayed taken for the queue timeout.",
         );

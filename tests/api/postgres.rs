@@ -750,3 +750,33 @@ async fn pool_use_is_in_the_metrics() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// PUTs that arrive together share statements and commits, and each is answered after its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_puts_share_commits_and_all_land() {
+    const PUTS: usize = 200;
+    let database = postgres::shared().fresh_database().await;
+    let running = server::start(&database, &["--database-pool-size", "2"]).await;
+    let http = client();
+    let names: Vec<String> = (0..PUTS).map(crate::common::nth_name).collect();
+    let statuses = join_all(names.iter().map(|name| put(&http, &running, name))).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::NO_CONTENT),
+        "{statuses:?}"
+    );
+    for name in &names {
+        let greeting = body(&http, &running, &format!("/hello/{name}")).await;
+        assert!(greeting.contains("birthday"), "{name}: {greeting}");
+    }
+    let metrics = body(&http, &running, "/metrics").await;
+    let statements: usize = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"store_write_statements_total{backend="postgres"} "#))
+        .unwrap_or_else(|| panic!("no statement count:\n{metrics}"))
+        .parse()
+        .expect("a count");
+    assert!(
+        (1..PUTS).contains(&statements),
+        "{PUTS} PUTs took {statements} statements"
+    );
+}

@@ -285,10 +285,12 @@ impl deadpool::managed::Manager for Connector {
     /// A session with the serving statements prepared (in one round trip). A missing table
     /// fails here, with the server's own message.
     async fn create(&self) -> Result<Connection, ConnectError> {
-        let client = self.session().await?;
+        // Boxed: connecting (TLS included) is a future of many kilobytes, and the pool's
+        // checkout, part of every operation's future, would otherwise carry it inline.
+        let client = Box::pin(self.session()).await?;
         let prepared = tokio::try_join!(
             client.prepare_typed(sql::GET, &[Type::TEXT]),
-            client.prepare_typed(sql::PUT, &[Type::TEXT, Type::DATE]),
+            client.prepare_typed(sql::PUT, &[Type::TEXT_ARRAY, Type::DATE_ARRAY]),
         );
         match prepared {
             Ok((get, put)) => Ok(Connection { client, get, put }),

@@ -3,7 +3,8 @@
 //!
 //! [`url`] parses the URL, [`flags`] adds what comes from flags, [`tls`] sets up rustls by `sslmode`, [`connect`] opens connections
 //! (host by host, each within a timeout), [`classify`] sorts failures into "retry later" and
-//! "broken", [`schema`] creates and checks the table, and [`sql`] holds every statement.
+//! "broken", [`schema`] creates and checks the table, [`group_commit`] lets the PUTs that arrive
+//! together share one statement and one commit, and [`sql`] holds every statement.
 //!
 //! Every operation runs within a deadline, waiting for a connection included, so a slow or
 //! frozen server gives a 503 well within the request timeout. A connection that failed with a
@@ -19,6 +20,7 @@
 mod classify;
 mod connect;
 mod flags;
+mod group_commit;
 mod schema;
 mod sql;
 mod tls;
@@ -39,6 +41,7 @@ use tokio_postgres::Row;
 
 use self::classify::Failure;
 use self::connect::{Connection, Connector, Profile, chain};
+use self::group_commit::{Queue, Start};
 use self::schema::{Found, Migrated};
 use super::freshness::Freshness;
 use crate::domain::{BirthDate, IsoDate, Username};
@@ -99,6 +102,8 @@ struct Shared {
     pool: Pool,
     freshness: Freshness,
     gauges: PoolMetrics,
+    /// PUTs waiting for a statement to carry them.
+    writes: Queue,
     /// The URL with its password hidden, for messages.
     target: String,
 }
@@ -177,8 +182,12 @@ impl Shared {
             .context("cannot set up the PostgreSQL connection pool")?;
         let gauges = metrics.map_or_else(PoolMetrics::unrecorded, PoolMetrics::register);
         gauges.max_connections.set(size as f64);
+        let statements = metrics.map_or_else(Counter::noop, |metrics| {
+            metrics.counter("store_write_statements_total", &[("backend", "postgres")])
+        });
         Ok(Self {
             pool,
+            writes: Queue::new(size, statements),
             freshness: Freshness::new(
                 "PostgreSQL reads and writes have stopped succeeding",
                 "no PostgreSQL read or write has succeeded yet",
@@ -275,6 +284,26 @@ impl Shared {
         }
     }
 
+    /// Writes `user` in the next statement a writer sends ([`group_commit`]), and returns once
+    /// that statement is committed, or when the operation's deadline has passed.
+    async fn put(self: &Arc<Self>, user: &User) -> Result<(), StoreError> {
+        let (outcome, start) = self.writes.push(user.clone());
+        if let Start::Writer = start {
+            Writer::start(self.clone());
+        }
+        let deadline = self.profile().deadline;
+        match tokio::time::timeout(deadline, outcome).await {
+            Ok(Ok(outcome)) => outcome.map_err(StoreError::from),
+            Ok(Err(_)) => Err(StoreError::failed(
+                "PostgreSQL put: the writer carrying it ended without an answer",
+            )),
+            Err(_) => Err(StoreError::unavailable(TimedOut {
+                operation: "put",
+                after: deadline,
+            })),
+        }
+    }
+
     /// A connection from the pool, or a new one, before `deadline`.
     async fn checkout(
         &self,
@@ -366,8 +395,9 @@ impl PoolMetrics {
 /// What the store asks of the server: one statement each.
 enum Request<'a> {
     Get(&'a str),
-    Put(&'a str, NaiveDate),
-    PutMany(&'a [&'a str], &'a [NaiveDate]),
+    /// Users to create or replace, each name once: the operation's name ("put" for the
+    /// service's writes, "put_many" for an import's), names, and dates in the same order.
+    Put(&'static str, &'a [&'a str], &'a [NaiveDate]),
     Probe,
 }
 
@@ -375,8 +405,7 @@ impl Request<'_> {
     fn operation(&self) -> &'static str {
         match self {
             Self::Get(_) => "get",
-            Self::Put(..) => "put",
-            Self::PutMany(..) => "put_many",
+            Self::Put(operation, ..) => operation,
             Self::Probe => "readiness probe",
         }
     }
@@ -387,12 +416,8 @@ impl Request<'_> {
         match self {
             Self::Get(name) => client.query_opt(&connection.get, &[name]).await,
             Self::Probe => client.query_opt(&connection.get, &[&sql::PROBE_KEY]).await,
-            Self::Put(name, date) => client
-                .execute(&connection.put, &[name, date])
-                .await
-                .map(|_| None),
-            Self::PutMany(names, dates) => client
-                .execute(sql::PUT_MANY, &[names, dates])
+            Self::Put(_, names, dates) => client
+                .execute(&connection.put, &[names, dates])
                 .await
                 .map(|_| None),
         }
@@ -417,6 +442,47 @@ impl fmt::Display for TimedOut {
 }
 
 impl std::error::Error for TimedOut {}
+
+/// Sends the queued writes, a statement at a time, until none wait.
+struct Writer {
+    shared: Arc<Shared>,
+    /// Whether its place among the writers was given back by the queue, when it found none.
+    ended: bool,
+}
+
+impl Writer {
+    fn start(shared: Arc<Shared>) {
+        tokio::spawn(
+            Self {
+                shared,
+                ended: false,
+            }
+            .run(),
+        );
+    }
+
+    async fn run(mut self) {
+        while let Some(batch) = self.shared.writes.take() {
+            let (names, dates) = columns(&last_write_wins(batch.iter().map(|w| &w.user)));
+            // Boxed: the statement's future is large, and the writer's own, copied more than
+            // once as it is spawned, is then only a pointer to it.
+            let outcome = Box::pin(self.shared.run(Request::Put("put", &names, &dates))).await;
+            let outcome = outcome.map(drop).map_err(group_commit::Failed::from);
+            for waiting in batch {
+                waiting.finish(outcome.clone());
+            }
+        }
+        self.ended = true;
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.writes.abandon();
+        }
+    }
+}
 
 /// Reads the sentinel key whenever nothing else has succeeded lately.
 struct Probe(Arc<Shared>);
@@ -461,9 +527,10 @@ fn decode(row: &Row) -> Result<User, StoreError> {
 }
 
 /// One user per name, the last of each: Postgres refuses a statement that updates a row
-/// twice. In username order, so each statement walks the primary key's B-tree once.
-fn last_write_wins(users: &[User]) -> Vec<&User> {
-    let mut sorted: Vec<&User> = users.iter().collect();
+/// twice. In username order, so each statement walks the primary key's B-tree once, and two
+/// statements in flight at once lock the rows they share in the same order (no deadlock).
+fn last_write_wins<'a>(users: impl IntoIterator<Item = &'a User>) -> Vec<&'a User> {
+    let mut sorted: Vec<&User> = users.into_iter().collect();
     // Stable: of equal names, the last written stays last.
     sorted.sort_by(|a, b| a.username.cmp(&b.username));
     let mut unique: Vec<&User> = Vec::with_capacity(sorted.len());
@@ -474,6 +541,14 @@ fn last_write_wins(users: &[User]) -> Vec<&User> {
         }
     }
     unique
+}
+
+/// A statement's parameters: the names, and the dates in the same order.
+fn columns<'a>(users: &[&'a User]) -> (Vec<&'a str>, Vec<NaiveDate>) {
+    users
+        .iter()
+        .map(|u| (u.username.as_str(), u.birth_date.as_naive()))
+        .unzip()
 }
 
 /// The connection of an export, inside its snapshot transaction. Dropped before the end
@@ -565,19 +640,13 @@ impl UserScan for PostgresStore {
 #[async_trait]
 impl UserStore for PostgresStore {
     async fn put(&self, user: &User) -> Result<(), StoreError> {
-        let request = Request::Put(user.username.as_str(), user.birth_date.as_naive());
-        self.shared.run(request).await.map(drop)
+        self.shared.put(user).await
     }
 
     async fn put_many(&self, users: &[User]) -> Result<(), StoreError> {
         let statements: Vec<(Vec<&str>, Vec<NaiveDate>)> = last_write_wins(users)
             .chunks(WRITE_CHUNK)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|u| (u.username.as_str(), u.birth_date.as_naive()))
-                    .unzip()
-            })
+            .map(columns)
             .collect();
         // No closure over the statements: `async_trait`'s `Send` future cannot name the
         // lifetimes a closure's argument would need.
@@ -586,7 +655,7 @@ impl UserStore for PostgresStore {
             if in_flight.len() == WRITE_CONCURRENCY {
                 in_flight.try_next().await?;
             }
-            in_flight.push(self.shared.run(Request::PutMany(names, dates)));
+            in_flight.push(self.shared.run(Request::Put("put_many", names, dates)));
         }
         while in_flight.try_next().await?.is_some() {}
         Ok(())

@@ -33,14 +33,10 @@ pub const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(75225258494954630
 /// A point read. The primary key index answers it.
 pub const GET: &str = "SELECT date_of_birth FROM users WHERE username = $1";
 
-/// Create or replace one user: a single statement, committed before it returns.
-pub const PUT: &str = "INSERT INTO users (username, date_of_birth) VALUES ($1, $2)
-    ON CONFLICT (username) DO UPDATE
-    SET date_of_birth = excluded.date_of_birth, updated_at = now()";
-
-/// Create or replace many users with one statement: two arrays, unnested side by side. No
-/// username may appear twice (Postgres refuses to update one row twice in a statement).
-pub const PUT_MANY: &str = "INSERT INTO users (username, date_of_birth)
+/// Create or replace users, one or many in one statement, committed before it returns: two
+/// arrays, unnested side by side. No username may appear twice (Postgres refuses to update
+/// one row twice in a statement).
+pub const PUT: &str = "INSERT INTO users (username, date_of_birth)
     SELECT * FROM unnest($1::text[], $2::date[])
     ON CONFLICT (username) DO UPDATE
     SET date_of_birth = excluded.date_of_birth, updated_at = now()";
