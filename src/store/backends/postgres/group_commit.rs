@@ -200,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_that_ended_early_gives_its_place_back() {
+        let queue = queue(1);
+        let (_a, _) = queue.push(user("a"));
+        queue.abandon();
+        let (_b, start) = queue.push(user("b"));
+        assert!(matches!(start, Start::Writer));
+    }
+
+    #[test]
     fn writes_whose_caller_stopped_waiting_are_not_sent() {
         let queue = queue(1);
         let (gone, _) = queue.push(user("a"));
