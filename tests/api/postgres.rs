@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use crate::common::TestDatabase;
 use crate::common::postgres::{self, PostgresDatabase, PrivateServer, Server};
 use crate::common::server::{
-    self, BINARY, RunningServer, assert_not_ready_but_alive, client, status, status_becomes,
+    self, BINARY, RunningServer, assert_not_ready_but_alive, client, metric, status, status_becomes,
 };
 
 /// A `--database-url` and the environment that goes with it.
@@ -768,15 +768,13 @@ async fn concurrent_puts_share_commits_and_all_land() {
         let greeting = body(&http, &running, &format!("/hello/{name}")).await;
         assert!(greeting.contains("birthday"), "{name}: {greeting}");
     }
-    let metrics = body(&http, &running, "/metrics").await;
-    let statements: usize = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(r#"store_write_statements_total{backend="postgres"} "#))
-        .unwrap_or_else(|| panic!("no statement count:\n{metrics}"))
-        .parse()
-        .expect("a count");
+    let statements = metric(
+        &running,
+        r#"store_write_statements_total{backend="postgres"}"#,
+    )
+    .await;
     assert!(
-        (1..PUTS).contains(&statements),
+        (1.0..PUTS as f64).contains(&statements),
         "{PUTS} PUTs took {statements} statements"
     );
 }

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::common::server::{self, BINARY, RunningServer};
+use crate::common::server::{self, BINARY, RunningServer, metric};
 use crate::common::{SqliteDatabase, TestDatabase};
 
 /// More slow uploads than the default `--max-in-flight` (128).
@@ -45,21 +45,6 @@ async fn put(server: &RunningServer, user: &str) -> reqwest::Response {
         .send()
         .await
         .expect("PUT")
-}
-
-/// The value of one exact series (`name{labels}`) on `/metrics`, 0 when absent.
-async fn metric(server: &RunningServer, series: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |value| value.trim().parse().expect("a number"))
 }
 
 /// Polls `series` until it reaches `at_least`, for at most `within`; the last value seen.

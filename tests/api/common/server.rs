@@ -211,3 +211,18 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// The value of one exact series (`name{labels}`) on `/metrics`, 0 when absent.
+pub async fn metric(server: &RunningServer, series: &str) -> f64 {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().expect("a number"))
+}

@@ -87,8 +87,8 @@ impl Queue {
         Some(state.waiting.drain(..end).collect())
     }
 
-    /// A writer that ended otherwise than through [`Queue::take`] (it panicked) gives its
-    /// place back, or the queue would have one writer fewer for good.
+    /// A writer that ended otherwise than through [`Queue::take`] (it panicked, or the runtime
+    /// stopped) gives its place back, or the queue would have one writer fewer for good.
     pub fn abandon(&self) {
         self.lock().writers -= 1;
     }
