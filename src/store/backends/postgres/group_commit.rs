@@ -189,23 +189,27 @@ mod tests {
         assert_eq!(names, ["a", "b", "c"]);
     }
 
-    #[test]
-    fn a_writer_that_finds_nothing_frees_its_place() {
+    /// With one writer place: a first write takes it, `end` gives it back, and the next write
+    /// must find it free.
+    fn the_place_is_free_after(end: impl FnOnce(&Queue)) {
         let queue = queue(1);
         let (_a, _) = queue.push(user("a"));
-        assert!(queue.take().is_some());
-        assert!(queue.take().is_none());
+        end(&queue);
         let (_b, start) = queue.push(user("b"));
         assert!(matches!(start, Start::Writer));
     }
 
     #[test]
+    fn a_writer_that_finds_nothing_frees_its_place() {
+        the_place_is_free_after(|queue| {
+            assert!(queue.take().is_some());
+            assert!(queue.take().is_none());
+        });
+    }
+
+    #[test]
     fn a_writer_that_ended_early_gives_its_place_back() {
-        let queue = queue(1);
-        let (_a, _) = queue.push(user("a"));
-        queue.abandon();
-        let (_b, start) = queue.push(user("b"));
-        assert!(matches!(start, Start::Writer));
+        the_place_is_free_after(Queue::abandon);
     }
 
     #[test]
