@@ -31,9 +31,12 @@ TF_CHECK_STARTED="$(date +%s)"
 export TF_CHECK_STARTED
 phase() { log "$1 (+$(($(date +%s) - TF_CHECK_STARTED))s)"; }
 
+# With the mirror (unpacked), every init links the provider straight from it: no plugin cache, which several inits
+# at once would race to write (seen as "mkdir ...: file exists" on a fresh clone). Without it, the providers are
+# downloaded once into a cache.
 write_cli_config() {
-  mkdir -p "$TOOLS/tf-plugin-cache"
-  export TF_CLI_CONFIG_FILE="$TOOLS/terraformrc" TF_PLUGIN_CACHE_DIR="$TOOLS/tf-plugin-cache"
+  export TF_CLI_CONFIG_FILE="$TOOLS/terraformrc"
+  unset TF_PLUGIN_CACHE_DIR
   if [ -d "$PROVIDER_MIRROR/registry.terraform.io" ]; then
     cat >"$TF_CLI_CONFIG_FILE" <<RC
 provider_installation {
@@ -48,6 +51,8 @@ provider_installation {
 RC
   else
     printf 'provider_installation {\n  direct {}\n}\n' >"$TF_CLI_CONFIG_FILE"
+    mkdir -p "$TOOLS/tf-plugin-cache"
+    export TF_PLUGIN_CACHE_DIR="$TOOLS/tf-plugin-cache"
   fi
 }
 
@@ -79,11 +84,13 @@ for dir in "$TF_DIR"/modules/*; do
   done
 done
 
-# The first init fills the plugin cache; the ones after it, several at once, only link to it (Terraform does not
-# promise that concurrent writes to the cache are safe).
-phase "terraform init (fills the plugin cache)"
-terraform -chdir="$TF_DIR/bootstrap" init -backend=false -input=false -no-color >"$LOGS/first-init.log" 2>&1 ||
-  { cat "$LOGS/first-init.log" >&2; die "terraform init failed in deploy/terraform/bootstrap"; }
+# Downloading, the first init fills the plugin cache; the ones after it, several at once, only link to it (Terraform
+# does not promise that concurrent writes to the cache are safe).
+if [ -n "${TF_PLUGIN_CACHE_DIR:-}" ]; then
+  phase "terraform init (fills the plugin cache)"
+  terraform -chdir="$TF_DIR/bootstrap" init -backend=false -input=false -no-color >"$LOGS/first-init.log" 2>&1 ||
+    { cat "$LOGS/first-init.log" >&2; die "terraform init failed in deploy/terraform/bootstrap"; }
+fi
 
 phase "moto smoke test, in the background (its lines start with smoke:)"
 start_group "$ROOT/scripts/check/terraform/smoke.sh" "$TOOLS/tf-smoke"

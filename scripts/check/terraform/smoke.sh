@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The moto smoke test of deploy/terraform, started by scripts/check/30-terraform.sh (which writes the Terraform CLI
-# configuration and exports TF_CLI_CONFIG_FILE, TF_PLUGIN_CACHE_DIR and TF_CHECK_STARTED first):
+# configuration and exports TF_CLI_CONFIG_FILE, TF_PLUGIN_CACHE_DIR when it downloads, and TF_CHECK_STARTED first):
 #
 #   scripts/check/terraform/smoke.sh SCRATCH_DIR
 #
